@@ -1,0 +1,171 @@
+// Package server binds the REST and gRPC listeners, announces them, serves
+// until the context ends, then drains both within the drain timeout.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/benchlab/go-svc/internal/config"
+	"github.com/benchlab/go-svc/internal/grpcapi"
+	"github.com/benchlab/go-svc/internal/metrics"
+	"github.com/benchlab/go-svc/internal/routes"
+	"github.com/benchlab/go-svc/internal/services"
+)
+
+const (
+	maxConcurrentStreams = 256
+	maxGRPCMessageBytes  = 4 << 20
+	readHeaderTimeout    = 10 * time.Second
+)
+
+// Run serves until ctx ends, then drains. It returns nil after a clean
+// drain, and an error when a listener cannot be bound, a server fails, or
+// the drain timeout passes first.
+func Run(ctx context.Context, cfg config.Config) error {
+	return run(ctx, cfg, os.Stdout)
+}
+
+// run is Run with the ready line written to stdout.
+func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	logHandler := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})
+	slog.SetDefault(slog.New(logHandler))
+	if cfg.Workers > 0 {
+		runtime.GOMAXPROCS(cfg.Workers)
+	}
+
+	var lc net.ListenConfig
+	httpLn, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("server.Run: bind http: %w", err)
+	}
+	grpcLn, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("server.Run: bind grpc: %w", err)
+	}
+
+	svc := services.New()
+	m := metrics.New()
+	httpSrv := newHTTPServer(routes.New(svc, m), slog.NewLogLogger(logHandler, slog.LevelWarn))
+	healthSrv := health.NewServer()
+	grpcSrv := newGRPCServer(svc, m, healthSrv)
+
+	if _, err := fmt.Fprintf(stdout, "listening http=%s grpc=%s\n", httpLn.Addr(), grpcLn.Addr()); err != nil {
+		httpLn.Close()
+		grpcLn.Close()
+		return fmt.Errorf("server.Run: write ready line: %w", err)
+	}
+	if f, ok := stdout.(interface{ Flush() error }); ok {
+		_ = f.Flush()
+	}
+	slog.Info("serving", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
+		"gomaxprocs", runtime.GOMAXPROCS(0))
+
+	serveErrs := make(chan error, 2)
+	var serving sync.WaitGroup
+	serving.Go(func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			serveErrs <- fmt.Errorf("server.Run: http: %w", err)
+		}
+	})
+	serving.Go(func() {
+		if err := grpcSrv.Serve(grpcLn); err != nil {
+			serveErrs <- fmt.Errorf("server.Run: grpc: %w", err)
+		}
+	})
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		slog.Info("draining", "timeout", cfg.DrainTimeout)
+	case serveErr = <-serveErrs:
+		slog.Error("server failed, stopping", "err", serveErr)
+	}
+	drainErr := drain(httpSrv, grpcSrv, healthSrv, cfg.DrainTimeout)
+	serving.Wait()
+	if drainErr != nil {
+		drainErr = fmt.Errorf("server.Run: %w", drainErr)
+	}
+	return errors.Join(serveErr, drainErr)
+}
+
+func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	// h2c with prior knowledge, served by net/http itself (Go 1.24+).
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          errorLog,
+	}
+}
+
+func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.Server) *grpc.Server {
+	s := grpc.NewServer(
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
+		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(m.StreamInterceptor()),
+	)
+	grpcapi.Register(s, svc)
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, name := range grpcapi.ServiceNames {
+		healthSrv.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	healthpb.RegisterHealthServer(s, healthSrv)
+	reflection.Register(s)
+	return s
+}
+
+// drain stops both servers in parallel: listeners close at once, in-flight
+// requests and streams finish, idle connections close. When timeout passes
+// first, the remaining connections are cut and drain returns an error.
+func drain(httpSrv *http.Server, grpcSrv *grpc.Server, healthSrv *health.Server, timeout time.Duration) error {
+	healthSrv.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	var httpErr, grpcErr error
+	wg.Go(func() {
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			httpErr = fmt.Errorf("http drain: %w", err)
+			_ = httpSrv.Close()
+		}
+	})
+	wg.Go(func() {
+		stopped := make(chan struct{})
+		go func() {
+			grpcSrv.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			grpcSrv.Stop()
+			<-stopped
+			grpcErr = fmt.Errorf("grpc drain: %w", ctx.Err())
+		}
+	})
+	wg.Wait()
+	return errors.Join(httpErr, grpcErr)
+}

@@ -1,0 +1,297 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	labv1 "github.com/benchlab/go-svc/gen/lab/v1"
+	"github.com/benchlab/go-svc/internal/config"
+)
+
+type running struct {
+	httpAddr, grpcAddr string
+	cancel             context.CancelFunc
+	done               chan error
+}
+
+func start(t *testing.T, drainTimeout time.Duration) *running {
+	t.Helper()
+	cfg := config.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: slog.LevelWarn, DrainTimeout: drainTimeout}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	go func() {
+		err := run(ctx, cfg, pw)
+		pw.Close()
+		r.done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("reading the ready line: %v (run: %v)", err, <-r.done)
+	}
+	go io.Copy(io.Discard, pr)
+	if _, err := fmt.Sscanf(line, "listening http=%s grpc=%s\n", &r.httpAddr, &r.grpcAddr); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return r
+}
+
+// wait returns run's result, failing the test after a timeout.
+func (r *running) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return")
+		return nil
+	}
+}
+
+func pollHealth(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health never ok: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitClosed waits until addr refuses connections: the drain has begun.
+func waitClosed(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s still accepts connections", addr)
+}
+
+// startSlowEcho sends the headers and half of an echo body, and returns once
+// the handler is reading the body (it asked for the rest: 100 Continue).
+func startSlowEcho(t *testing.T, addr, body string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, "100 Continue") {
+		t.Fatalf("interim response %q, %v", status, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, body[:len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
+	return conn, br
+}
+
+func TestRunServesAndDrains(t *testing.T) {
+	r := start(t, 10*time.Second)
+	pollHealth(t, r.httpAddr)
+
+	// h2c with prior knowledge on the same port.
+	h2 := &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+	resp, err := h2.Get("http://" + r.httpAddr + "/v1/users/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), `"User 1"`) {
+		t.Fatalf("h2c: %s %d %q %s", resp.Proto, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	// gRPC: health for "" and each service, and a call.
+	conn, err := grpc.NewClient(r.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	for _, svc := range []string{"", "lab.v1.UserService", "lab.v1.CatalogService", "lab.v1.OrderService", "lab.v1.EchoService"} {
+		hr, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || hr.Status != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health %q: %v %v", svc, hr, err)
+		}
+	}
+	if u, err := labv1.NewUserServiceClient(conn).GetUser(t.Context(), &labv1.GetUserRequest{Id: 1}); err != nil || u.Age != 63 {
+		t.Fatalf("GetUser: %v %v", u, err)
+	}
+	checkReflection(t, conn)
+	resp, err = http.Get("http://" + r.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`grpc_requests_total{code="OK",method="/lab.v1.UserService/GetUser"} 1`,
+		`grpc_request_duration_seconds_count{code="OK",method="/lab.v1.UserService/GetUser"} 1`,
+		`http_requests_total{method="GET",route="/v1/users/{id}",status="200"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// In flight when the drain starts: an HTTP body half written, and a gRPC
+	// stream mid-conversation.
+	echoBody := `"` + strings.Repeat("x", 64<<10) + `"`
+	httpConn, br := startSlowEcho(t, r.httpAddr, echoBody)
+	stream, err := labv1.NewEchoServiceClient(conn).EchoStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(p string) {
+		t.Helper()
+		if err := stream.Send(&labv1.EchoRequest{Payload: []byte(p)}); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := stream.Recv(); err != nil || string(resp.Payload) != p {
+			t.Fatalf("pong %q: %v %v", p, resp, err)
+		}
+	}
+	ping("before")
+
+	r.cancel()
+	waitClosed(t, r.httpAddr)
+	waitClosed(t, r.grpcAddr)
+
+	ping("during")
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream end: %v", err)
+	}
+
+	if _, err := io.WriteString(httpConn, echoBody[len(echoBody)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != echoBody {
+		t.Fatalf("in-flight echo: %d, %d bytes", resp.StatusCode, len(got))
+	}
+
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run = %v, want nil after a clean drain", err)
+	}
+}
+
+// checkReflection lists services through server reflection v1, as grpcurl does.
+func checkReflection(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.CloseSend()
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names[s.GetName()] = true
+	}
+	for _, want := range []string{"lab.v1.UserService", "lab.v1.CatalogService", "lab.v1.OrderService", "lab.v1.EchoService", "grpc.health.v1.Health"} {
+		if !names[want] {
+			t.Errorf("reflection lacks %s (has %v)", want, names)
+		}
+	}
+}
+
+func TestDrainTimeout(t *testing.T) {
+	r := start(t, 200*time.Millisecond)
+	pollHealth(t, r.httpAddr)
+	startSlowEcho(t, r.httpAddr, `"never finished"`)
+	began := time.Now()
+	r.cancel()
+	err := r.wait(t)
+	if err == nil {
+		t.Fatal("run = nil, want a drain timeout error")
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("drain took %v", took)
+	}
+}
+
+func TestBindFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, cfg := range []config.Config{
+		{HTTPAddr: taken.Addr().String(), GRPCAddr: "127.0.0.1:0"},
+		{HTTPAddr: "127.0.0.1:0", GRPCAddr: taken.Addr().String()},
+	} {
+		var out strings.Builder
+		err := run(t.Context(), cfg, &out)
+		if err == nil || out.Len() != 0 {
+			t.Errorf("run(%+v) = %v, printed %q; want a bind error and no ready line", cfg, err, out.String())
+		}
+	}
+}
