@@ -447,20 +447,38 @@ impl GrpcClient {
                 )]
             }
             GrpcRequest::EchoStream(requests) => {
+                // The first ping goes out before the call is awaited: servers
+                // may send response headers only with their first pong.
                 let (tx, rx) = tokio::sync::mpsc::channel::<v1::EchoRequest>(1);
+                let mut pings = requests.iter().cloned();
+                let mut tx = Some(tx);
+                match pings.next() {
+                    Some(first) => {
+                        let _ = tx
+                            .as_ref()
+                            .expect("sender is kept until the end")
+                            .send(first)
+                            .await;
+                    }
+                    None => tx = None,
+                }
                 let mut client = EchoServiceClient::new(ch).max_decoding_message_size(limit);
                 let mut responses = client
                     .echo_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
                     .await?
                     .into_inner();
                 let mut out = Vec::new();
-                for r in requests {
-                    if tx.send(r.clone()).await.is_err() {
-                        break;
-                    }
+                while let Some(sender) = &tx {
                     match responses.message().await? {
                         Some(m) => out.push(payload_json(&m.payload)),
                         None => break,
+                    }
+                    let sent = match pings.next() {
+                        Some(next) => sender.send(next).await.is_ok(),
+                        None => false,
+                    };
+                    if !sent {
+                        tx = None;
                     }
                 }
                 drop(tx);

@@ -262,15 +262,16 @@ async fn drain_and_stop(peer: Peer) -> anyhow::Result<String> {
 
     let (ping_tx, ping_rx) = tokio::sync::mpsc::channel::<v1::EchoRequest>(1);
     let mut echo = v1::echo_service_client::EchoServiceClient::new(grpc.channel());
-    let mut pongs = echo
-        .echo_stream(tokio_stream::wrappers::ReceiverStream::new(ping_rx))
-        .await?
-        .into_inner();
+    // The first ping goes out before the call is awaited (see GrpcClient).
     ping_tx
         .send(v1::EchoRequest {
             payload: b"before".to_vec(),
         })
         .await?;
+    let mut pongs = echo
+        .echo_stream(tokio_stream::wrappers::ReceiverStream::new(ping_rx))
+        .await?
+        .into_inner();
     anyhow::ensure!(pongs.message().await?.is_some(), "no pong before SIGTERM");
 
     // Let the service see the request headers before the signal.
