@@ -404,13 +404,13 @@ impl GrpcClient {
         Ok(match req {
             GrpcRequest::GetUser(r) => vec![user_json(
                 &UserServiceClient::new(ch)
-                    .get_user(r.clone())
+                    .get_user(*r)
                     .await?
                     .into_inner(),
             )],
             GrpcRequest::ListProducts(r) => {
                 let page = CatalogServiceClient::new(ch)
-                    .list_products(r.clone())
+                    .list_products(*r)
                     .await?
                     .into_inner();
                 vec![
@@ -419,7 +419,7 @@ impl GrpcClient {
             }
             GrpcRequest::StreamProducts(r) => {
                 let mut stream = CatalogServiceClient::new(ch)
-                    .stream_products(r.clone())
+                    .stream_products(*r)
                     .await?
                     .into_inner();
                 let mut out = Vec::new();
@@ -436,7 +436,7 @@ impl GrpcClient {
             )],
             GrpcRequest::GetOrder(r) => vec![order_json(
                 &OrderServiceClient::new(ch)
-                    .get_order(r.clone())
+                    .get_order(*r)
                     .await?
                     .into_inner(),
             )],
