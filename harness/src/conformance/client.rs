@@ -233,6 +233,17 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// A short class for tallies: `HTTP 404`, `gRPC NOT_FOUND`, `failed`.
+    pub fn class(&self) -> String {
+        match self {
+            Outcome::Http { status, .. } => format!("HTTP {status}"),
+            Outcome::Grpc { code, .. } => format!("gRPC {}", code_name(*code)),
+            Outcome::Failed(_) => "failed".to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = serde_json::to_string(&self.normalized(false)).map_err(|_| fmt::Error)?;
@@ -403,10 +414,7 @@ impl GrpcClient {
         let limit = 8 << 20;
         Ok(match req {
             GrpcRequest::GetUser(r) => vec![user_json(
-                &UserServiceClient::new(ch)
-                    .get_user(*r)
-                    .await?
-                    .into_inner(),
+                &UserServiceClient::new(ch).get_user(*r).await?.into_inner(),
             )],
             GrpcRequest::ListProducts(r) => {
                 let page = CatalogServiceClient::new(ch)

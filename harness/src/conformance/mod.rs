@@ -211,8 +211,10 @@ async fn run_differential(a: &Peer, b: &Peer, options: &Options) -> usize {
     let requests = differential::requests(options.seed, options.differential_requests);
     let (ta, tb) = (a.service.target, b.service.target);
     let mut differences = 0;
+    let mut classes = std::collections::BTreeMap::<String, usize>::new();
     for (i, request) in requests.iter().enumerate() {
         let (left, right) = tokio::join!(a.send(request), b.send(request));
+        *classes.entry(left.class()).or_default() += 1;
         let drop_ids = request.returns_order();
         let diff = compare::diff(&left.normalized(drop_ids), &right.normalized(drop_ids));
         if diff.is_empty() {
@@ -243,6 +245,11 @@ async fn run_differential(a: &Peer, b: &Peer, options: &Options) -> usize {
     if differences > options.max_diffs {
         println!("… and {} more differences", differences - options.max_diffs);
     }
+    let mix: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{class} ×{n}"))
+        .collect();
+    println!("differential: outcomes on {ta}: {}", mix.join(", "));
     differences
 }
 

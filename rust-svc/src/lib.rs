@@ -1,0 +1,39 @@
+//! `rust-svc`: the Rust service of the lab. REST (axum on hyper, HTTP/1.1 and
+//! h2c) and gRPC (tonic) over the same data, as contract/README.md states.
+//!
+//! `main.rs` only parses flags, builds the runtime and calls [`run`]; tests start
+//! the same service in-process with [`Server::bind`] and [`Server::serve`].
+
+pub mod apperror;
+pub mod config;
+pub mod grpcapi;
+pub mod handlers;
+pub mod metrics;
+pub mod models;
+pub mod routes;
+pub mod server;
+pub mod services;
+
+use std::sync::Arc;
+
+pub use config::Config;
+pub use server::{ServeError, Server, run, shutdown_signal};
+
+use metrics::{Metrics, MetricsError};
+use services::Services;
+
+/// What every REST handler and gRPC service shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub services: Services,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Result<Arc<Self>, MetricsError> {
+        Ok(Arc::new(Self {
+            services,
+            metrics: Arc::new(Metrics::new()?),
+        }))
+    }
+}
