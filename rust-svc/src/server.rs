@@ -250,10 +250,16 @@ async fn grpc_routes(
             .set_service_status(name, ServingStatus::Serving)
             .await;
     }
+    // Both reflection versions list both, as grpc-go's reflection does.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
             .register_encoded_file_descriptor_set(lab_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
     };
     let routes = grpcapi::routes(state)
         .add_service(health_service.max_decoding_message_size(MAX_MESSAGE_BYTES))

@@ -111,7 +111,7 @@ pub enum GrpcRequest {
     Health(String),
     /// A method the contract does not have (full path), called with an empty message.
     Unknown(&'static str),
-    /// Server reflection (v1) `list_services`, without the reflection services themselves.
+    /// Server reflection (v1) `list_services`, sorted.
     ListServices,
 }
 
@@ -550,7 +550,6 @@ async fn list_services(ch: Channel) -> Result<Vec<Value>, tonic::Status> {
             _ => {}
         }
     }
-    names.retain(|n| !n.starts_with("grpc.reflection."));
     names.sort();
     Ok(names.into_iter().map(Value::String).collect())
 }

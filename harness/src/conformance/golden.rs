@@ -920,6 +920,8 @@ fn grpc(c: &mut Cases) {
         grpc_ok(
             [
                 "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
                 "lab.v1.CatalogService",
                 "lab.v1.EchoService",
                 "lab.v1.OrderService",
