@@ -2,10 +2,6 @@ module github.com/benchlab/go-svc
 
 go 1.26.0
 
-// The contract's query rules have no cap on the number of pairs; Go 1.26's
-// url.ParseQuery rejects more than 10,000 unless this is set.
-godebug urlmaxqueryparams=0
-
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/prometheus/client_golang v1.25.0

@@ -332,6 +332,17 @@ fn products(c: &mut Cases) {
             bad_request(BAD_OFFSET),
         );
     }
+    let at_cap = format!("/v1/products?limit=2{}", "&x".repeat(9_999));
+    c.rest(
+        "10,000 query pairs",
+        RestRequest::get(at_cap.clone()),
+        page(1, 2),
+    );
+    c.rest(
+        "10,001 query pairs",
+        RestRequest::get(format!("{at_cap}&")),
+        bad_request(BAD_QUERY),
+    );
     c.rest(
         "malformed percent escape",
         RestRequest::get("/v1/products?limit=%zz"),

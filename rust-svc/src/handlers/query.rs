@@ -3,6 +3,9 @@
 
 use crate::apperror::AppError;
 
+/// Go's `url.ParseQuery` cap, counted as `&` separators plus one (empty pairs included).
+pub const MAX_PAIRS: usize = 10_000;
+
 /// Decoded `(key, value)` pairs in request order. Keys and values are bytes:
 /// a percent escape may decode to something that is not UTF-8.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -13,8 +16,12 @@ pub struct Query {
 impl Query {
     /// Splits on `&`, skips empty pairs, rejects a pair containing `;`, splits
     /// each pair at the first `=` and percent-decodes both sides with `+` as a
-    /// space; a `%` not followed by two hex digits is rejected.
+    /// space; a `%` not followed by two hex digits is rejected, and so is a
+    /// query of more than [`MAX_PAIRS`] `&`-separated pairs.
     pub fn parse(raw: &str) -> Result<Self, AppError> {
+        if raw.bytes().filter(|&b| b == b'&').count() + 1 > MAX_PAIRS {
+            return Err(AppError::invalid_query());
+        }
         let mut pairs = Vec::new();
         for pair in raw.split('&') {
             if pair.contains(';') {
@@ -76,6 +83,16 @@ fn hex(digit: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_the_number_of_pairs_like_go() {
+        let at_cap = format!("limit=2{}", "&".repeat(MAX_PAIRS - 1));
+        assert_eq!(
+            Query::parse(&at_cap).unwrap().first(b"limit"),
+            Some(&b"2"[..])
+        );
+        assert!(Query::parse(&format!("{at_cap}&")).is_err());
+    }
 
     fn first(raw: &str, key: &str) -> Option<Vec<u8>> {
         Query::parse(raw)
