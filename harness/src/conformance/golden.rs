@@ -232,6 +232,15 @@ fn users(c: &mut Cases) {
         );
     }
     c.rest(
+        "malformed escape in the path is a transport-level 400",
+        RestRequest::get("/v1/users/%zz"),
+        Expect::Text {
+            status: 400,
+            content_type_prefix: "",
+            contains: vec![],
+        },
+    );
+    c.rest(
         "encoded slash stays in the id",
         RestRequest::get("/v1/users/1%2F2"),
         bad_request(BAD_ID),
