@@ -74,7 +74,8 @@ pub async fn verify(
     for &target in targets {
         peers.push(Peer::start(layout, target, options).await?);
     }
-    let mut passed = true;
+    // Checks: each golden case per target, each differential request, each drain.
+    let mut tally = Tally::default();
     let cases = golden::cases();
     for peer in &peers {
         let failures = run_golden(peer, &cases, options.max_diffs).await;
@@ -84,7 +85,7 @@ pub async fn verify(
             cases.len() - failures,
             cases.len()
         );
-        passed &= failures == 0;
+        tally.add(cases.len(), failures);
     }
     if let [a, b] = peers.as_slice() {
         let differences = run_differential(a, b, options).await;
@@ -96,17 +97,20 @@ pub async fn verify(
             b.service.target,
             differences
         );
-        passed &= differences == 0;
+        tally.add(options.differential_requests, differences);
     } else {
         println!("differential: skipped (it compares two targets; use --target all)");
     }
     for peer in peers {
         let target = peer.service.target;
         match drain_and_stop(peer).await {
-            Ok(report) => println!("{target}: {report}"),
+            Ok(report) => {
+                println!("{target}: {report}");
+                tally.add(1, 0);
+            }
             Err(err) => {
                 println!("{target}: FAIL drain: {err:#}");
-                passed = false;
+                tally.add(1, 1);
             }
         }
     }
@@ -117,10 +121,31 @@ pub async fn verify(
             .map(|t| t.name())
             .collect::<Vec<_>>()
             .join(", "),
-        if passed { "PASSED" } else { "FAILED" },
+        if tally.failed == 0 {
+            "PASSED"
+        } else {
+            "FAILED"
+        },
         started.elapsed().as_secs_f64()
     );
-    Ok(passed)
+    println!(
+        "conformance: {} passed, {} failed",
+        tally.passed, tally.failed
+    );
+    Ok(tally.failed == 0)
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, checks: usize, failures: usize) {
+        self.passed += checks - failures;
+        self.failed += failures;
+    }
 }
 
 /// Runs every golden case in order; returns the number that failed.
