@@ -153,5 +153,8 @@ fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
     assert!(text.contains("$.status: 422 != 200"), "{text}");
     assert!(text.contains("DIFF differential #"), "{text}");
     assert!(text.contains("verify rust, go: FAILED"), "{text}");
-    assert!(text.contains("conformance: ") && !text.contains(", 0 failed"), "{text}");
+    assert!(
+        text.contains("conformance: ") && !text.contains(", 0 failed"),
+        "{text}"
+    );
 }
