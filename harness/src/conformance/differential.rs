@@ -230,10 +230,10 @@ impl Generator {
             .map(|i| json!({ "sku": i.sku, "quantity": i.quantity }))
             .collect();
         let mut doc = json!({ "user_id": order.user_id, "items": items });
-        let body = match self.rng.below(20) {
-            0..=12 => doc.to_string(),
-            13 => self.break_field(&mut doc, "user_id"),
-            14 => self.break_field(&mut doc, "items"),
+        let body: Vec<u8> = match self.rng.below(20) {
+            0..=12 => doc.to_string().into_bytes(),
+            13 => self.break_field(&mut doc, "user_id").into_bytes(),
+            14 => self.break_field(&mut doc, "items").into_bytes(),
             15 => {
                 if let Some(first) = doc["items"].get_mut(0) {
                     let field = if self.rng.percent(50) {
@@ -247,19 +247,20 @@ impl Generator {
                         &mut self.rng,
                     ));
                 }
-                doc.to_string()
+                doc.to_string().into_bytes()
             }
             16 => {
-                let s = doc.to_string();
-                let cut = self.rng.below(s.len() as u64) as usize;
-                s[..cut].to_string()
+                // Cut at any byte, so the body may also end inside a UTF-8 sequence.
+                let bytes = doc.to_string().into_bytes();
+                let cut = self.rng.below(bytes.len() as u64) as usize;
+                bytes[..cut].to_vec()
             }
-            17 => format!("{doc} x"),
+            17 => format!("{doc} x").into_bytes(),
             18 => {
                 doc["extra"] = self.json_value(2);
-                doc.to_string()
+                doc.to_string().into_bytes()
             }
-            _ => self.json_value(2).to_string(),
+            _ => self.json_value(2).to_string().into_bytes(),
         };
         let req = RestRequest::json(Method::POST, "/v1/orders", body);
         self.with_content_type(req)
@@ -374,6 +375,13 @@ mod tests {
         let c: Vec<String> = requests(10, 200).iter().map(|r| format!("{r:?}")).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn generating_never_panics() {
+        for seed in 0..100 {
+            assert_eq!(requests(seed, 500).len(), 500);
+        }
     }
 
     #[test]
