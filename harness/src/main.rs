@@ -6,7 +6,14 @@ use clap::Parser;
 
 mod cli;
 mod conformance;
+mod load;
+mod loadgen_bench;
+mod placement;
+mod report;
+mod results;
 mod rng;
+mod runner;
+mod scenario;
 mod target;
 
 fn main() -> ExitCode {

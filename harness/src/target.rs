@@ -64,6 +64,10 @@ impl Layout {
         )
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn set_binary(&mut self, target: Target, path: PathBuf) {
         self.overrides.insert(target, path);
     }
@@ -113,6 +117,16 @@ impl Layout {
 
     /// Starts `target` on free loopback ports and waits until both listeners answer.
     pub async fn start(&self, target: Target, ready_timeout: Duration) -> anyhow::Result<Service> {
+        self.start_on(target, ready_timeout, None).await
+    }
+
+    /// Like `start`, but confined to `cpus` with `--workers` set to their count.
+    pub async fn start_on(
+        &self,
+        target: Target,
+        ready_timeout: Duration,
+        cpus: Option<&[usize]>,
+    ) -> anyhow::Result<Service> {
         let binary = self.binary(target);
         if !binary.is_file() {
             bail!(
@@ -120,7 +134,7 @@ impl Layout {
                 binary.display()
             );
         }
-        Service::start(target, &binary, ready_timeout).await
+        Service::start(target, &binary, ready_timeout, cpus).await
     }
 }
 
@@ -135,17 +149,27 @@ pub struct Service {
 }
 
 impl Service {
-    async fn start(target: Target, binary: &Path, ready_timeout: Duration) -> anyhow::Result<Self> {
+    async fn start(
+        target: Target,
+        binary: &Path,
+        ready_timeout: Duration,
+        cpus: Option<&[usize]>,
+    ) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(binary);
+        cmd.args([
+            "--http-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+        ]);
+        if let Some(cpus) = cpus {
+            cmd.arg("--workers").arg(cpus.len().to_string());
+            crate::placement::pin_command(&mut cmd, cpus)?;
+        }
         let started = Instant::now();
-        let mut child = Command::new(binary)
-            .args([
-                "--http-addr",
-                "127.0.0.1:0",
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--log-level",
-                "warn",
-            ])
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -158,3 +158,150 @@ fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
         "{text}"
     );
 }
+
+#[test]
+fn validate_reports_every_bad_file_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad-key.toml"),
+        "name = \"bad-key\"\nprotocol = \"http1\"\ncall = \"GET /health\"\n[load]\nrate = 10\nrps = 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad-call.toml"),
+        "name = \"bad-call\"\nprotocol = \"grpc\"\ncall = \"lab.v1.UserService/Nope\"\n",
+    )
+    .unwrap();
+    let output = harness().arg("validate").arg(dir.path()).output().unwrap();
+    let text = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bad-key.toml:6:1: unknown key `rps`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad-call.toml:3:8: `lab.v1.UserService/Nope` is not in the contract"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_shipped_scenarios_are_valid() {
+    let output = harness().args(["validate", "scenarios"]).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+/// A minimal HTTP/1.1 server: answers every request on a keep-alive
+/// connection with 200 and a small JSON body.
+fn tiny_server() -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut line = String::new();
+                    // Read the request head; GET requests have no body.
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let body = br#"{"status":"ok"}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn run_against_a_url_writes_results_json() {
+    let addr = tiny_server();
+    let out = tempfile::tempdir().unwrap();
+    let output = harness()
+        .args(["run", "scenarios/health.toml", "--url"])
+        .arg(format!("http://{addr}"))
+        .args([
+            "--rate",
+            "200",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--quiet",
+            "--check",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let text = text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("Detailed Percentile spectrum"), "{text}");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["schema_version"], 1);
+    assert_eq!(results["complete"], true);
+    let run = &results["runs"][0];
+    assert_eq!(run["scenario"], "health");
+    assert_eq!(run["target"], "url");
+    assert_eq!(run["model"], "open");
+    assert_eq!(run["offered_rps"], 200.0);
+    assert_eq!(run["requests"], 200, "{run}");
+    assert_eq!(run["ok"], 200);
+    assert_eq!(run["dropped"], 0);
+    assert_eq!(run["scheduled"], 200);
+    assert_eq!(run["errors"], serde_json::json!({}));
+    for field in ["latency_us", "uncorrected_latency_us", "scheduler_lag_us"] {
+        for key in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+            assert!(run[field][key].is_number(), "{field}.{key} in {run}");
+        }
+    }
+    assert!(run["histogram"].as_str().is_some_and(|h| !h.is_empty()));
+    assert_eq!(run["timeline"].as_array().unwrap().len(), 1);
+    assert_eq!(run["timeline"][0]["requests"], 200);
+    assert!(run["loadgen"]["cpu_seconds"].is_number());
+    assert!(run["loadgen"]["max_rss_kib"].as_u64().unwrap() > 0);
+    assert!(run["generator_saturated"].is_boolean());
+}
+
+#[test]
+fn run_check_fails_when_requests_fail() {
+    // Nothing listens: the run cannot even connect, and says where it tried.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let output = harness()
+        .args(["run", "scenarios/health.toml", "--url"])
+        .arg(format!("http://{addr}"))
+        .args([
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let text = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("connecting to {addr}")), "{text}");
+}

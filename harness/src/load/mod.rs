@@ -1,0 +1,338 @@
+//! The load engine: drives one scenario against one endpoint and measures it.
+//!
+//! `schedule` fixes the open-loop arrival times, `clock` paces them finer than
+//! tokio's timer, `worker` runs one thread of connections, `client` speaks the
+//! protocols and `recorder` keeps HdrHistograms. This module starts the
+//! workers, shows progress, and merges what they measured into a `Run`.
+
+pub mod client;
+mod clock;
+mod progress;
+pub mod recorder;
+mod schedule;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+
+pub use clock::Clock;
+use recorder::{Interval, Summary, Totals, new_histogram};
+pub use schedule::Plan;
+use worker::{Assignment, Live};
+
+use crate::scenario::{Model, Protocol, Scenario};
+
+/// How to run the generator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads (each with its own runtime and connections).
+    pub workers: usize,
+    /// Pin worker `i` to `cpus[i % len]` when given.
+    pub cpus: Option<Vec<usize>>,
+    /// Draw a progress bar (or periodic lines when stderr is not a terminal).
+    pub progress: bool,
+    /// Shown in progress lines: the target's name.
+    pub label: String,
+}
+
+/// One second of the measured window, by completion time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Point {
+    pub t_s: u64,
+    pub requests: u64,
+    pub errors: u64,
+    /// None when no request succeeded in that second.
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub totals: Totals,
+    pub timeline: Vec<Point>,
+    /// Offered rate of the measured window (open loop).
+    pub offered_rps: Option<f64>,
+    /// Requests the schedule held for the measured window (open loop).
+    pub scheduled: Option<u64>,
+    pub duration: Duration,
+    pub workers: usize,
+    pub concurrency: usize,
+    pub connections: usize,
+    /// CPU time of the whole harness process over the measured window.
+    pub loadgen_cpu_seconds: f64,
+    pub loadgen_max_rss_kib: u64,
+}
+
+impl Measured {
+    pub fn achieved_rps(&self) -> f64 {
+        self.totals.requests as f64 / self.duration.as_secs_f64()
+    }
+
+    /// Why the generator could not keep its schedule, if it could not.
+    pub fn saturation(&self) -> Option<String> {
+        self.offered_rps?;
+        let mut reasons = Vec::new();
+        if !self.totals.lag.is_empty() {
+            let p99 = self.totals.lag.value_at_quantile(0.99);
+            if p99 > 1_000 {
+                let mut reason = format!("scheduler lag p99 {p99} µs > 1000 µs");
+                if self.totals.cap_waits > 0 {
+                    reason.push_str(&format!(
+                        " ({} requests waited for the in-flight cap of {})",
+                        self.totals.cap_waits, self.concurrency
+                    ));
+                }
+                reasons.push(reason);
+            }
+        }
+        if self.totals.dropped > 0 {
+            reasons.push(format!(
+                "{} scheduled requests never sent",
+                self.totals.dropped
+            ));
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+
+    pub fn summary(h: &Histogram<u64>) -> Option<Summary> {
+        (!h.is_empty()).then(|| Summary::of(h))
+    }
+}
+
+/// Splits `total` into `parts` shares that differ by at most one.
+fn share(total: usize, parts: usize, i: usize) -> usize {
+    total / parts + usize::from(i < total % parts)
+}
+
+/// CPU seconds (user + system) of this process so far, and its peak RSS in KiB.
+fn self_usage() -> (f64, u64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            (
+                secs(u.user_time()) + secs(u.system_time()),
+                u.max_rss() as u64,
+            )
+        }
+        Err(_) => (0.0, 0),
+    }
+}
+
+/// Runs `scenario` against `addr`. Blocks the calling thread (which shows
+/// progress) while worker threads generate the load.
+pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::Result<Measured> {
+    let load = &scenario.load;
+    let plan = match load.model {
+        Model::Open => Plan::new(&load.stages, load.warmup),
+        Model::Closed => Plan::window(load.warmup, load.duration),
+    };
+    let connections = match scenario.protocol {
+        Protocol::Http1 => load.concurrency,
+        Protocol::Http2 | Protocol::Grpc => load.connections.min(load.concurrency),
+    };
+    let workers = options.workers.max(1).min(connections);
+
+    let (interval_tx, interval_rx) = mpsc::channel::<Interval>();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let live = Arc::new(Live::default());
+    let mut starts = Vec::new();
+    let mut threads = Vec::new();
+    for index in 0..workers {
+        let (start_tx, start_rx) = mpsc::channel();
+        starts.push(start_tx);
+        let assignment = Assignment {
+            index,
+            workers,
+            scenario: scenario.clone(),
+            addr,
+            concurrency: share(load.concurrency, workers, index),
+            connections: share(connections, workers, index),
+            plan: plan.clone(),
+            intervals: interval_tx.clone(),
+            live: live.clone(),
+            cpu: options.cpus.as_ref().map(|c| c[index % c.len()]),
+        };
+        let ready = ready_tx.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("load-{index}"))
+                .spawn(move || worker::run(assignment, ready, start_rx))
+                .context("starting a load worker thread")?,
+        );
+    }
+    drop(interval_tx);
+    drop(ready_tx);
+
+    let mut failure = None;
+    for _ in 0..workers {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                failure.get_or_insert(err);
+            }
+            Err(_) => {
+                failure.get_or_insert_with(|| "workers did not connect within 30 s".to_owned());
+            }
+        }
+    }
+    if let Some(err) = failure {
+        for start in &starts {
+            let _ = start.send(None);
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+        bail!("{err}");
+    }
+
+    let clock = Clock::starting_in(0);
+    for start in &starts {
+        let _ = start.send(Some(clock));
+    }
+    let seconds = (plan.end_ns - plan.measure_start_ns).div_ceil(1_000_000_000);
+    let mut timeline = TimelineBuilder::new(workers, seconds);
+    let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
+    let mut cpu_start = None;
+    let mut cpu_end = None;
+    while !threads.iter().all(|t| t.is_finished()) {
+        let now = clock.now();
+        let mut next = now + 100_000_000;
+        for mark in [plan.measure_start_ns, plan.end_ns] {
+            if mark > now {
+                next = next.min(mark);
+            }
+        }
+        std::thread::sleep(Duration::from_nanos(next - now));
+        let now = clock.now();
+        if cpu_start.is_none() && now >= plan.measure_start_ns {
+            cpu_start = Some(self_usage().0);
+        }
+        if cpu_end.is_none() && now >= plan.end_ns {
+            cpu_end = Some(self_usage().0);
+        }
+        while let Ok(interval) = interval_rx.try_recv() {
+            timeline.add(interval);
+        }
+        progress.tick(now, timeline.latest_p99());
+    }
+    let mut totals = Totals::default();
+    let mut errors = Vec::new();
+    for thread in threads {
+        match thread.join() {
+            Ok(Ok(t)) => totals.merge(&t),
+            Ok(Err(err)) => errors.push(format!("{err:#}")),
+            Err(_) => errors.push("a load worker panicked".to_owned()),
+        }
+    }
+    while let Ok(interval) = interval_rx.try_recv() {
+        timeline.add(interval);
+    }
+    progress.finish();
+    if !errors.is_empty() {
+        bail!("load workers failed: {}", errors.join("; "));
+    }
+    let (cpu_now, max_rss) = self_usage();
+    let cpu = cpu_end.unwrap_or(cpu_now) - cpu_start.unwrap_or(cpu_now);
+    let open = load.model == Model::Open;
+    Ok(Measured {
+        totals,
+        timeline: timeline.finish(),
+        offered_rps: open.then(|| plan.offered_rps()),
+        scheduled: open.then(|| plan.measured_requests()),
+        duration: Duration::from_nanos(plan.end_ns - plan.measure_start_ns),
+        workers,
+        concurrency: load.concurrency,
+        connections,
+        loadgen_cpu_seconds: cpu,
+        loadgen_max_rss_kib: max_rss,
+    })
+}
+
+/// Merges the workers' per-second intervals. A second is final once every
+/// worker has moved past it; only seconds not yet final keep a histogram.
+struct TimelineBuilder {
+    seconds: u64,
+    pending: BTreeMap<u64, (u64, u64, Histogram<u64>)>,
+    points: BTreeMap<u64, Point>,
+    reached: Vec<u64>,
+    latest_p99: Option<u64>,
+}
+
+impl TimelineBuilder {
+    fn new(workers: usize, seconds: u64) -> Self {
+        Self {
+            seconds,
+            pending: BTreeMap::new(),
+            points: BTreeMap::new(),
+            reached: vec![0; workers],
+            latest_p99: None,
+        }
+    }
+
+    fn add(&mut self, interval: Interval) {
+        let entry = self
+            .pending
+            .entry(interval.second)
+            .or_insert_with(|| (0, 0, new_histogram()));
+        entry.0 += interval.requests;
+        entry.1 += interval.errors;
+        entry.2.add(&interval.latency).expect("same bounds");
+        let reached = &mut self.reached[interval.worker];
+        *reached = (*reached).max(interval.second);
+        let settled = self.reached.iter().copied().min().unwrap_or(0);
+        let done: Vec<u64> = self.pending.range(..settled).map(|(s, _)| *s).collect();
+        for second in done {
+            self.settle(second);
+        }
+    }
+
+    fn settle(&mut self, second: u64) {
+        if let Some((requests, errors, h)) = self.pending.remove(&second) {
+            let ok = !h.is_empty();
+            let point = Point {
+                t_s: second,
+                requests,
+                errors,
+                p50_us: ok.then(|| h.value_at_quantile(0.5)),
+                p99_us: ok.then(|| h.value_at_quantile(0.99)),
+            };
+            if point.p99_us.is_some() {
+                self.latest_p99 = point.p99_us;
+            }
+            self.points.insert(second, point);
+        }
+    }
+
+    fn latest_p99(&self) -> Option<u64> {
+        self.latest_p99
+    }
+
+    fn finish(mut self) -> Vec<Point> {
+        let left: Vec<u64> = self.pending.keys().copied().collect();
+        for second in left {
+            self.settle(second);
+        }
+        (0..self.seconds)
+            .map(|t_s| {
+                self.points.remove(&t_s).unwrap_or(Point {
+                    t_s,
+                    requests: 0,
+                    errors: 0,
+                    p50_us: None,
+                    p99_us: None,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,469 @@
+//! Engine tests against in-process servers that misbehave on purpose.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use lab_proto::v1;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::scenario::{Arrival, Call, Expect, GrpcKind, Load, Part, Slo, Stage, Stream, Template};
+
+/// A one-thread runtime for a test server, and a listener on a free port.
+fn background_listener() -> (tokio::runtime::Runtime, TcpListener, SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (runtime, listener, addr)
+}
+
+/// A REST server on a background runtime. Paths: `/ok` answers 200 (or waits
+/// out a pause), `/fail` 500, `/slow` answers after 500 ms.
+struct TestServer {
+    addr: SocketAddr,
+    pause: Arc<Mutex<Option<(Instant, Instant)>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TestServer {
+    fn start() -> Self {
+        let (runtime, listener, addr) = background_listener();
+        let pause: Arc<Mutex<Option<(Instant, Instant)>>> = Arc::default();
+        let p = pause.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                stream.set_nodelay(true).unwrap();
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<Incoming>| {
+                        let p = p.clone();
+                        async move {
+                            let status = match req.uri().path() {
+                                "/ok" => {
+                                    let window = *p.lock().unwrap();
+                                    if let Some((from, to)) = window {
+                                        let now = Instant::now();
+                                        if now >= from && now < to {
+                                            tokio::time::sleep(to - now).await;
+                                        }
+                                    }
+                                    200
+                                }
+                                "/slow" => {
+                                    tokio::time::sleep(Duration::from_millis(500)).await;
+                                    200
+                                }
+                                "/fail" => 500,
+                                _ => 404,
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from_static(b"{}")))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            pause,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// Accepts `n` connections, then stops listening; resets each connection
+/// (RST, no response) as soon as a request arrives.
+fn resetting_server(n: usize) -> (SocketAddr, tokio::runtime::Runtime) {
+    let (runtime, listener, addr) = background_listener();
+    runtime.spawn(async move {
+        for _ in 0..n {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            });
+        }
+        drop(listener);
+    });
+    (addr, runtime)
+}
+
+struct Users;
+
+#[tonic::async_trait]
+impl v1::user_service_server::UserService for Users {
+    async fn get_user(
+        &self,
+        request: tonic::Request<v1::GetUserRequest>,
+    ) -> Result<tonic::Response<v1::User>, tonic::Status> {
+        let id = request.into_inner().id;
+        if id > 5 {
+            return Err(tonic::Status::not_found("no such user"));
+        }
+        Ok(tonic::Response::new(v1::User {
+            id,
+            ..Default::default()
+        }))
+    }
+}
+
+fn grpc_server() -> (SocketAddr, tokio::runtime::Runtime) {
+    let (runtime, listener, addr) = background_listener();
+    runtime.spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tonic::transport::Server::builder()
+            .add_service(v1::user_service_server::UserServiceServer::new(Users))
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    (addr, runtime)
+}
+
+fn lit(text: &str) -> Template {
+    Template {
+        parts: vec![Part::Lit(text.to_owned())],
+    }
+}
+
+fn rest(path: &str, protocol: Protocol) -> Scenario {
+    Scenario {
+        path: "test.toml".into(),
+        name: format!("test{path}"),
+        description: String::new(),
+        protocol,
+        call: Call::Rest {
+            method: http::Method::GET,
+            path: lit(path),
+        },
+        body: None,
+        expect: Expect::Http(200),
+        params: Vec::new(),
+        load: Load {
+            model: Model::Open,
+            stages: vec![Stage {
+                rate: 200,
+                duration: Duration::from_secs(1),
+                ramp: false,
+            }],
+            arrival: Arrival::Uniform,
+            concurrency: 8,
+            connections: 8,
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            timeout: Duration::from_millis(200),
+            seed: 1,
+        },
+        slo: Slo::default(),
+        stream: None,
+    }
+}
+
+fn get_user_grpc(id: i64) -> Scenario {
+    let pool = prost_reflect::DescriptorPool::decode(lab_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let method = pool
+        .get_service_by_name("lab.v1.UserService")
+        .unwrap()
+        .methods()
+        .find(|m| m.name() == "GetUser")
+        .unwrap();
+    let mut s = rest("/", Protocol::Grpc);
+    s.call = Call::Grpc {
+        path: "/lab.v1.UserService/GetUser".into(),
+        kind: GrpcKind::Unary,
+        input: method.input(),
+    };
+    s.body = Some(lit(&format!("{{\"id\": {id}}}")));
+    s.expect = Expect::Grpc(tonic::Code::Ok);
+    s.load.connections = 2;
+    s
+}
+
+fn options() -> Options {
+    Options {
+        workers: 1,
+        cpus: None,
+        progress: false,
+        label: "test".into(),
+    }
+}
+
+#[test]
+fn a_healthy_server_gives_no_errors_and_the_offered_rate() {
+    let server = TestServer::start();
+    for protocol in [Protocol::Http1, Protocol::Http2] {
+        let m = run(&rest("/ok", protocol), server.addr, &options()).unwrap();
+        assert_eq!(m.totals.requests, 200, "{protocol:?}");
+        assert_eq!(m.totals.ok, 200);
+        assert_eq!(m.totals.dropped, 0);
+        assert!(m.totals.errors.is_empty(), "{:?}", m.totals.errors);
+        assert_eq!(m.offered_rps, Some(200.0));
+        assert_eq!(m.timeline.len(), 1);
+        assert_eq!(m.timeline[0].requests, 200);
+    }
+}
+
+#[test]
+fn unexpected_statuses_are_counted_by_code() {
+    let server = TestServer::start();
+    let m = run(&rest("/fail", Protocol::Http1), server.addr, &options()).unwrap();
+    assert_eq!(m.totals.ok, 0);
+    assert_eq!(m.totals.errors.get("http_500"), Some(&200));
+    let m = run(&rest("/nope", Protocol::Http2), server.addr, &options()).unwrap();
+    assert_eq!(m.totals.errors.get("http_404"), Some(&200));
+    // Errors never enter the latency histograms.
+    assert_eq!(m.totals.corrected.len(), 0);
+}
+
+#[test]
+fn slow_answers_are_timeouts() {
+    let server = TestServer::start();
+    let mut s = rest("/slow", Protocol::Http1);
+    s.load.stages[0].rate = 20;
+    let m = run(&s, server.addr, &options()).unwrap();
+    assert_eq!(
+        m.totals.errors.get("timeout"),
+        Some(&20),
+        "{:?}",
+        m.totals.errors
+    );
+    assert_eq!(m.totals.ok, 0);
+}
+
+#[test]
+fn resets_and_refused_connections_are_told_apart() {
+    let (addr, _rt) = resetting_server(8);
+    let mut s = rest("/ok", Protocol::Http1);
+    s.load.stages[0].rate = 50;
+    let m = run(&s, addr, &options()).unwrap();
+    let reset = m.totals.errors.get("reset").copied().unwrap_or(0);
+    let connect = m.totals.errors.get("connect").copied().unwrap_or(0);
+    // A pre-opened connection is reset on its first request; after that the
+    // listener is gone and every reconnection is refused.
+    assert!((1..=8).contains(&reset), "{:?}", m.totals.errors);
+    assert!(connect >= 42, "{:?}", m.totals.errors);
+    assert_eq!(reset + connect, 50, "{:?}", m.totals.errors);
+    assert_eq!(m.totals.requests, 50);
+}
+
+#[test]
+fn grpc_status_codes_are_classified_by_name() {
+    let (addr, _rt) = grpc_server();
+    let m = run(&get_user_grpc(3), addr, &options()).unwrap();
+    assert_eq!(m.totals.ok, 200, "{:?}", m.totals.errors);
+    let m = run(&get_user_grpc(9), addr, &options()).unwrap();
+    assert_eq!(
+        m.totals.errors.get("grpc_NOT_FOUND"),
+        Some(&200),
+        "{:?}",
+        m.totals.errors
+    );
+    let mut s = get_user_grpc(9);
+    s.expect = Expect::Grpc(tonic::Code::NotFound);
+    let m = run(&s, addr, &options()).unwrap();
+    assert_eq!(m.totals.ok, 200, "{:?}", m.totals.errors);
+}
+
+#[test]
+fn a_server_that_is_not_there_fails_before_the_run() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = run(&rest("/ok", Protocol::Http1), addr, &options()).unwrap_err();
+    assert!(format!("{err:#}").contains("connecting to"), "{err:#}");
+}
+
+/// The coordinated-omission test: the server stops answering for 1 s in the
+/// middle of the run.
+#[test]
+fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
+    let server = TestServer::start();
+    let pause = |start: Instant| {
+        *server.pause.lock().unwrap() = Some((
+            start + Duration::from_millis(1_500),
+            start + Duration::from_millis(2_500),
+        ));
+    };
+
+    // Open loop, 2000 requests/s for 4 s.
+    let mut open = rest("/ok", Protocol::Http1);
+    open.load.stages = vec![Stage {
+        rate: 2_000,
+        duration: Duration::from_secs(4),
+        ramp: false,
+    }];
+    open.load.duration = Duration::from_secs(4);
+    open.load.concurrency = 64;
+    open.load.timeout = Duration::from_secs(3);
+    pause(Instant::now());
+    let o = run(&open, server.addr, &options()).unwrap();
+    let sent_or_dropped = o.totals.requests + o.totals.dropped;
+    assert!(
+        (7_920..=8_080).contains(&sent_or_dropped),
+        "requests {} + dropped {} should be 8000 within 1%",
+        o.totals.requests,
+        o.totals.dropped
+    );
+    assert!(o.totals.errors.is_empty(), "{:?}", o.totals.errors);
+    let corrected = Summary::of(&o.totals.corrected);
+    // About 2000 requests were due during the pause; the first waited ~1 s.
+    assert!(
+        corrected.max >= 900_000,
+        "corrected max {} µs",
+        corrected.max
+    );
+    assert!(
+        corrected.p999 >= 800_000,
+        "corrected p99.9 {} µs",
+        corrected.p999
+    );
+    assert!(
+        corrected.p90 >= 100_000,
+        "corrected p90 {} µs",
+        corrected.p90
+    );
+    // Measured from the actual send, the backlog looks fast: only the 64
+    // requests caught in flight saw the pause.
+    let uncorrected = Summary::of(&o.totals.uncorrected);
+    assert!(
+        uncorrected.p90 < 100_000,
+        "uncorrected p90 {} µs",
+        uncorrected.p90
+    );
+    // The generator waited for its in-flight cap, so the run is flagged.
+    assert!(o.totals.cap_waits > 0, "cap waits {}", o.totals.cap_waits);
+    assert!(o.saturation().is_some());
+    // The timeline shows the stall: half a second with no completions, then
+    // a second whose p99 is the pause.
+    assert!(
+        o.timeline.iter().any(|p| p.requests <= 1_100),
+        "{:?}",
+        o.timeline
+    );
+    assert!(
+        o.timeline.iter().any(|p| p.p99_us >= Some(900_000)),
+        "{:?}",
+        o.timeline
+    );
+
+    // Closed loop, 4 connections, same pause: 4 requests see it, and the
+    // thousands of fast requests around it hide it.
+    let mut closed = rest("/ok", Protocol::Http1);
+    closed.load.model = Model::Closed;
+    closed.load.concurrency = 4;
+    closed.load.connections = 4;
+    closed.load.duration = Duration::from_secs(4);
+    closed.load.timeout = Duration::from_secs(3);
+    pause(Instant::now());
+    let c = run(&closed, server.addr, &options()).unwrap();
+    let closed_latency = Summary::of(&c.totals.corrected);
+    assert!(
+        closed_latency.max >= 900_000,
+        "closed max {} µs",
+        closed_latency.max
+    );
+    assert!(
+        closed_latency.p999 < 100_000,
+        "closed p99.9 {} µs should hide the pause",
+        closed_latency.p999
+    );
+    assert!(
+        c.totals.requests > 5_000,
+        "closed requests {}",
+        c.totals.requests
+    );
+    assert_eq!(c.offered_rps, None);
+    assert!(c.saturation().is_none());
+}
+
+#[test]
+fn poisson_and_stages_run_their_schedule() {
+    let server = TestServer::start();
+    let mut s = rest("/ok", Protocol::Http2);
+    s.load.arrival = Arrival::Poisson;
+    s.load.stages = vec![
+        Stage {
+            rate: 100,
+            duration: Duration::from_secs(1),
+            ramp: false,
+        },
+        Stage {
+            rate: 300,
+            duration: Duration::from_secs(1),
+            ramp: true,
+        },
+    ];
+    s.load.duration = Duration::from_secs(2);
+    let m = run(&s, server.addr, &options()).unwrap();
+    // 100 + 200 expected; Poisson allows a few standard deviations (~17).
+    assert!(
+        (230..=370).contains(&m.totals.requests),
+        "{}",
+        m.totals.requests
+    );
+    assert_eq!(m.totals.ok, m.totals.requests);
+    assert_eq!(m.timeline.len(), 2);
+    assert!(
+        m.timeline[1].requests > m.timeline[0].requests,
+        "{:?}",
+        m.timeline
+    );
+}
+
+#[test]
+fn streams_record_every_message() {
+    // Against a server that does not implement the stream: every call fails
+    // with UNIMPLEMENTED, counted by code.
+    let (addr, _rt) = grpc_server();
+    let pool = prost_reflect::DescriptorPool::decode(lab_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let method = pool
+        .get_service_by_name("lab.v1.EchoService")
+        .unwrap()
+        .methods()
+        .find(|m| m.name() == "EchoStream")
+        .unwrap();
+    let mut s = get_user_grpc(1);
+    s.call = Call::Grpc {
+        path: "/lab.v1.EchoService/EchoStream".into(),
+        kind: GrpcKind::Bidi,
+        input: method.input(),
+    };
+    s.body = Some(lit(r#"{"payload": "aGk="}"#));
+    s.stream = Some(Stream {
+        kind: GrpcKind::Bidi,
+        messages: 3,
+    });
+    s.load.stages[0].rate = 20;
+    let m = run(&s, addr, &options()).unwrap();
+    assert_eq!(
+        m.totals.errors.get("grpc_UNIMPLEMENTED"),
+        Some(&20),
+        "{:?}",
+        m.totals.errors
+    );
+}

@@ -1,0 +1,3 @@
+//! Reports: what the harness prints and writes about its runs.
+
+pub mod terminal;

@@ -1,0 +1,330 @@
+//! `results.json`: the raw results of a command, the input of every report.
+//! Field names are a public interface (reports and external tools read them);
+//! `reports/README.md` documents each. The file is rewritten atomically after
+//! every run, so an interrupted command keeps what it measured.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde::Serialize;
+
+use crate::load::recorder::Summary;
+use crate::load::{Measured, Point};
+use crate::scenario::{Call, Expect, Model, Scenario};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub schema_version: u32,
+    /// False while the command is still running (or if it was interrupted).
+    pub complete: bool,
+    pub harness_version: &'static str,
+    pub runs: Vec<RunRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub scenario: String,
+    pub description: String,
+    pub target: String,
+    pub protocol: &'static str,
+    pub model: &'static str,
+    pub call: String,
+    /// gRPC streams: "server" or "bidi".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<&'static str>,
+    /// The outcome that counts as `ok`: an HTTP status or a gRPC code name.
+    pub expect: String,
+    /// Open loop: the schedule's rate over the measured window. Closed loop: null.
+    pub offered_rps: Option<f64>,
+    /// Open loop: requests the schedule held for the measured window
+    /// (`requests + dropped` equals it).
+    pub scheduled: Option<u64>,
+    pub achieved_rps: f64,
+    /// Requests sent in the measured window (answered, failed or timed out).
+    pub requests: u64,
+    pub ok: u64,
+    /// Scheduled in the measured window but never sent.
+    pub dropped: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub generator_saturated: bool,
+    /// Why the run is marked `generator_saturated`.
+    pub saturation: Option<String>,
+    /// Successful requests: completion − intended start. Null if none succeeded.
+    pub latency_us: Option<Summary>,
+    /// Successful requests: completion − actual send.
+    pub uncorrected_latency_us: Option<Summary>,
+    /// Every sent request: actual send − intended start.
+    pub scheduler_lag_us: Option<Summary>,
+    /// gRPC streams: per-message latency (bidi: send to reply; server: gap between messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_latency_us: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
+    /// `latency_us`'s histogram, HdrHistogram V2 + deflate, base64, in µs.
+    pub histogram: String,
+    pub timeline: Vec<Point>,
+    pub loadgen: Loadgen,
+    pub concurrency: usize,
+    pub connections: usize,
+    /// Requests that waited for the in-flight cap (open loop).
+    pub cap_waits: u64,
+    /// HTTP/2 and gRPC: the server's SETTINGS_MAX_CONCURRENT_STREAMS ("unlimited"
+    /// if it sets none, null with `_note` if it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_max_concurrent_streams: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_max_concurrent_streams_note: Option<String>,
+    pub seed: u64,
+    pub slo: Slo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Loadgen {
+    /// CPU time (user + system) of the whole harness over the measured window.
+    pub cpu_seconds: f64,
+    /// Peak RSS of the harness process so far.
+    pub max_rss_kib: u64,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    pub p99_us: Option<u64>,
+    /// Null when the scenario sets no SLO or nothing succeeded.
+    pub met: Option<bool>,
+}
+
+/// What was learnt about the server's HTTP/2 stream limit.
+#[derive(Debug, Clone)]
+pub enum StreamLimit {
+    NotApplicable,
+    Limit(u32),
+    Unlimited,
+    Unavailable(String),
+}
+
+pub fn encode_histogram(h: &Histogram<u64>) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .map_err(|err| anyhow::anyhow!("serializing a histogram: {err:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf))
+}
+
+impl RunRecord {
+    pub fn new(
+        scenario: &Scenario,
+        target: &str,
+        m: &Measured,
+        streams: &StreamLimit,
+    ) -> anyhow::Result<Self> {
+        let t = &m.totals;
+        let latency = Measured::summary(&t.corrected);
+        let slo_p99 = scenario.slo.p99.map(|d| d.as_micros() as u64);
+        let saturation = m.saturation();
+        let (streams_value, streams_note) = match streams {
+            StreamLimit::NotApplicable => (None, None),
+            StreamLimit::Limit(n) => (Some(serde_json::json!(n)), None),
+            StreamLimit::Unlimited => (Some(serde_json::json!("unlimited")), None),
+            StreamLimit::Unavailable(why) => (Some(serde_json::Value::Null), Some(why.clone())),
+        };
+        let streaming = scenario.stream.is_some();
+        Ok(Self {
+            scenario: scenario.name.clone(),
+            description: scenario.description.clone(),
+            target: target.to_owned(),
+            protocol: scenario.protocol.name(),
+            model: match scenario.load.model {
+                Model::Open => "open",
+                Model::Closed => "closed",
+            },
+            call: call_text(scenario),
+            stream: scenario.stream.as_ref().map(|s| match s.kind {
+                crate::scenario::GrpcKind::Bidi => "bidi",
+                _ => "server",
+            }),
+            expect: expect_text(scenario.expect),
+            offered_rps: m.offered_rps,
+            scheduled: m.scheduled,
+            achieved_rps: m.achieved_rps(),
+            requests: t.requests,
+            ok: t.ok,
+            dropped: t.dropped,
+            errors: t.errors.clone(),
+            duration_s: m.duration.as_secs_f64(),
+            warmup_s: scenario.load.warmup.as_secs_f64(),
+            generator_saturated: saturation.is_some(),
+            saturation,
+            latency_us: latency,
+            uncorrected_latency_us: Measured::summary(&t.uncorrected),
+            scheduler_lag_us: Measured::summary(&t.lag),
+            message_latency_us: if streaming {
+                Measured::summary(&t.message)
+            } else {
+                None
+            },
+            messages: streaming.then_some(t.messages),
+            histogram: encode_histogram(&t.corrected)?,
+            timeline: m.timeline.clone(),
+            loadgen: Loadgen {
+                cpu_seconds: m.loadgen_cpu_seconds,
+                max_rss_kib: m.loadgen_max_rss_kib,
+                workers: m.workers,
+            },
+            concurrency: m.concurrency,
+            connections: m.connections,
+            cap_waits: t.cap_waits,
+            http2_max_concurrent_streams: streams_value,
+            http2_max_concurrent_streams_note: streams_note,
+            seed: scenario.load.seed,
+            slo: Slo {
+                p99_us: slo_p99,
+                met: slo_p99.zip(latency).map(|(limit, l)| l.p99 <= limit),
+            },
+        })
+    }
+}
+
+/// The call as the scenario file wrote it: `GET /v1/users/{id}`.
+pub fn call_text(scenario: &Scenario) -> String {
+    match &scenario.call {
+        Call::Rest { method, path } => {
+            let mut text = format!("{method} ");
+            for part in &path.parts {
+                match part {
+                    crate::scenario::Part::Lit(s) => text.push_str(s),
+                    crate::scenario::Part::Var(i) => {
+                        text.push('{');
+                        text.push_str(&scenario.params[*i].0);
+                        text.push('}');
+                    }
+                }
+            }
+            text
+        }
+        Call::Grpc { path, .. } => path.trim_start_matches('/').to_owned(),
+    }
+}
+
+pub fn expect_text(expect: Expect) -> String {
+    match expect {
+        Expect::Http(status) => status.to_string(),
+        Expect::Grpc(code) => crate::conformance::client::code_name(code).to_owned(),
+    }
+}
+
+/// `DIR/results.json`, rewritten atomically (temporary file, fsync, rename)
+/// whenever a run is added.
+pub struct ResultsFile {
+    path: PathBuf,
+    pub results: Results,
+}
+
+impl ResultsFile {
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let file = Self {
+            path: dir.join("results.json"),
+            results: Results {
+                schema_version: SCHEMA_VERSION,
+                complete: false,
+                harness_version: env!("CARGO_PKG_VERSION"),
+                runs: Vec::new(),
+            },
+        };
+        file.write()?;
+        Ok(file)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn push(&mut self, run: RunRecord) -> anyhow::Result<()> {
+        self.results.runs.push(run);
+        self.write()
+    }
+
+    pub fn complete(&mut self) -> anyhow::Result<()> {
+        self.results.complete = true;
+        self.write()
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
+        write_atomically(&self.path, &serde_json::to_vec_pretty(&self.results)?)
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it
+/// over `path`: readers see the old file or the new one, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().context("results path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::Deserializer;
+
+    #[test]
+    fn histograms_round_trip_through_v2_deflate_base64() {
+        let mut h = crate::load::recorder::new_histogram();
+        for v in [1u64, 10, 100, 1_000, 10_000, 1_000_000] {
+            h.record_n(v, v).unwrap();
+        }
+        let text = encode_histogram(&h).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        // V2 + deflate cookie.
+        assert_eq!(&bytes[..4], &[0x1c, 0x84, 0x93, 0x14]);
+        let back: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn the_results_file_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = ResultsFile::create(dir.path()).unwrap();
+        let read = || -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
+                .unwrap()
+        };
+        assert_eq!(read()["complete"], false);
+        assert_eq!(read()["schema_version"], 1);
+        file.complete().unwrap();
+        assert_eq!(read()["complete"], true);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() != "results.json")
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
