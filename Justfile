@@ -12,14 +12,37 @@ default:
 
 ## Main jobs
 
-# Build everything and prove both services equivalent (load runs and reports: see README, Status).
+# Build, verify both services, then run every scenario against both; raw results in reports/<run-id>/.
 [group('main')]
 bench: build verify
-    @echo "bench: both targets verified. Load scenarios, statistics and reports are not built yet (README, 'Status')."
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out="reports/$(date -u +%Y%m%dT%H%M%SZ)"
+    {{harness}} run scenarios --target all --no-build --out "$out"
+    echo "bench: raw results in $out/results.json (statistics, plots and HTML reports: README, 'Status')"
 
-# Every check CI runs: formatting, lints, unit and integration tests, generated-code drift, conformance.
+# Every check CI runs: formatting, lints, unit and integration tests, generated-code drift, conformance, scenarios.
 [group('main')]
-test: build lint rs-test go-test gen-check verify
+test: build lint rs-test go-test gen-check verify scenarios-check
+
+## Load
+
+# Run scenarios (files or directories) against a target: just run scenarios/get-user-http1.toml rust
+[group('load')]
+run scenario target="all" *flags="":
+    {{harness}} run {{scenario}} --target {{target}} {{flags}}
+
+# Validate every shipped scenario, then run each against both services at a modest rate; any error fails.
+[group('load')]
+scenarios-check:
+    {{harness}} validate scenarios
+    {{harness}} run scenarios --target all --no-build --rate 100 --duration 2s --warmup 0s --check --no-spectrum --quiet
+
+# The load generator against wrk, and its rate accuracy and memory (needs wrk: Debian package wrk).
+[group('load')]
+loadgen-bench *flags="": build
+    @command -v wrk >/dev/null || { echo "loadgen-bench needs wrk (Debian: apt-get install wrk)" >&2; exit 1; }
+    {{harness}} loadgen-bench {{flags}}
 
 ## Build
 
