@@ -52,17 +52,20 @@ impl Progress {
     pub fn tick(&mut self, now: u64, p99_us: Option<u64>) {
         let done = self.live.done.load(Ordering::Relaxed);
         let errors = self.live.errors.load(Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_position(now.min(self.end_ns) / 1_000_000);
+        }
+        // The rate over a whole second: shorter spans quantize at low rates.
         let span = now.saturating_sub(self.last_ns);
-        if span < 200_000_000 && now < self.end_ns {
+        if span < 1_000_000_000 && now < self.end_ns {
             return;
         }
         let rate = (done - self.last_done) as f64 * 1e9 / span.max(1) as f64;
         self.last_ns = now;
         self.last_done = done;
         let p99 = p99_us.map_or("-".to_owned(), |us| format!("{:.2} ms", us as f64 / 1000.0));
-        let message = format!("{rate:>8.0} req/s  errors {errors}  p99 {p99}");
+        let message = format!("{rate:.0} req/s, {errors} errors, p99 {p99}");
         if let Some(bar) = &self.bar {
-            bar.set_position(now.min(self.end_ns) / 1_000_000);
             bar.set_message(message);
         } else if self.lines && now.saturating_sub(self.last_line_ns) >= 5_000_000_000 {
             self.last_line_ns = now;
