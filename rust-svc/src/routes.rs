@@ -29,7 +29,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(handlers::no_such_route)
         // Applies to the routes registered above, so it comes after the merges.
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(middleware::from_fn(drain::finish_request_body))
+        // Hand-written: `middleware::from_fn` cost every request an
+        // allocation-heavy wrapper (measured GET 81.6k vs 100.1k req/s).
+        .layer(drain::DrainLayer)
         // `Router::layer` wraps each route (and the fallback) after routing, so
         // the middleware sees `MatchedPath`. Added last, it is the outermost.
         .layer(middleware::from_fn_with_state(state, record_metrics))

@@ -6,6 +6,10 @@
 //!
 //! This concerns the responses given before reading the body: 415, 413 by
 //! `Content-Length`, 404 and 405 with a body.
+//!
+//! A hand-written layer rather than `middleware::from_fn`, which cost every
+//! request an allocation-heavy wrapper (measured GET 81.6k vs 100.1k req/s):
+//! requests without a body go straight to the inner service, unboxed.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,39 +17,92 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
+use futures::future::{BoxFuture, Either};
 use http::{HeaderValue, Version, header};
 use http_body_util::BodyExt as _;
 use hyper::body::{Frame, SizeHint};
+use tower::{Layer, Service};
 
 use crate::handlers::decode::declared_length;
 
 /// Go's `maxPostHandlerReadBytes`.
 pub const MAX_DISCARD_BYTES: u64 = 256 << 10;
 
-pub async fn finish_request_body(request: Request, next: Next) -> Response {
-    let http1 = matches!(request.version(), Version::HTTP_10 | Version::HTTP_11);
-    let declared = declared_length(request.headers());
-    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
-    if !http1 || (declared.unwrap_or(0) == 0 && !chunked) {
-        return next.run(request).await;
-    }
-    let expects_continue = request
-        .headers()
-        .get(header::EXPECT)
-        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+/// Wraps a service in [`Drain`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrainLayer;
 
-    let rescue = Rescue::default();
-    let request = request.map(|body| {
-        Body::new(Tracked {
-            inner: Some(body),
-            read: 0,
-            rescue: rescue.clone(),
-        })
-    });
-    let mut response = next.run(request).await;
+impl<S> Layer<S> for DrainLayer {
+    type Service = Drain<S>;
+
+    fn layer(&self, inner: S) -> Drain<S> {
+        Drain { inner }
+    }
+}
+
+/// Finishes the request body the inner service left unread (see the module).
+#[derive(Clone, Debug)]
+pub struct Drain<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Drain<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let http1 = matches!(request.version(), Version::HTTP_10 | Version::HTTP_11);
+        let declared = declared_length(request.headers());
+        let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+        if !http1 || (declared.unwrap_or(0) == 0 && !chunked) {
+            return Either::Left(self.inner.call(request));
+        }
+        let expects_continue = request
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+
+        let rescue = Rescue::default();
+        let request = request.map(|body| {
+            Body::new(Tracked {
+                inner: Some(body),
+                read: 0,
+                rescue: rescue.clone(),
+            })
+        });
+        // A service's future owns what it needs, so the service polled ready
+        // is called here, without the clone-and-swap of calling it later.
+        let response = self.inner.call(request);
+        Either::Right(Box::pin(finish(
+            response,
+            rescue,
+            declared,
+            expects_continue,
+        )))
+    }
+}
+
+/// Awaits the response, then discards what is left of the request body or
+/// marks the response `Connection: close`.
+async fn finish<E>(
+    response: impl Future<Output = Result<Response, E>>,
+    rescue: Rescue,
+    declared: Option<u64>,
+    expects_continue: bool,
+) -> Result<Response, E> {
+    let mut response = response.await?;
 
     let leftover = rescue
         .0
@@ -54,14 +111,14 @@ pub async fn finish_request_body(request: Request, next: Next) -> Response {
         .take();
     let Some(leftover) = leftover else {
         // Read to the end, or still owned by the response.
-        return response;
+        return Ok(response);
     };
     if response
         .headers()
         .get(header::CONNECTION)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
     {
-        return response;
+        return Ok(response);
     }
     let unread = declared.map(|len| len.saturating_sub(leftover.read));
     // The client waits for `100 Continue` before sending the body: do not ask for it.
@@ -73,7 +130,7 @@ pub async fn finish_request_body(request: Request, next: Next) -> Response {
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    response
+    Ok(response)
 }
 
 /// Reads and drops up to 256 KiB; true if that reached the end of the body.
@@ -162,5 +219,165 @@ impl Drop for Tracked {
             read: self.read,
         };
         *self.rescue.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(leftover);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::Method;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// Answers 200 without reading the request body.
+    fn ignores_body()
+    -> Drain<impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>>
+    {
+        DrainLayer.layer(tower::service_fn(|_: Request| async {
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }))
+    }
+
+    fn request(method: Method, version: Version, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method(method).uri("/").version(version);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::from("{}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_body_go_straight_through() {
+        for request in [
+            request(Method::GET, Version::HTTP_11, &[]),
+            request(Method::GET, Version::HTTP_10, &[("content-length", "0")]),
+            request(Method::POST, Version::HTTP_11, &[("content-length", "x")]),
+            // Not HTTP/1.x: the connection is not at stake.
+            request(Method::POST, Version::HTTP_2, &[("content-length", "2")]),
+            request(
+                Method::POST,
+                Version::HTTP_2,
+                &[("transfer-encoding", "chunked")],
+            ),
+        ] {
+            let mut service = ignores_body();
+            service.ready().await.unwrap();
+            let future = service.call(request);
+            assert!(matches!(future, Either::Left(_)), "boxed");
+            let response = future.await.unwrap();
+            assert!(!response.headers().contains_key(header::CONNECTION));
+        }
+    }
+
+    #[tokio::test]
+    async fn http1_bodies_take_the_slow_path() {
+        for request in [
+            request(Method::POST, Version::HTTP_11, &[("content-length", "2")]),
+            request(Method::POST, Version::HTTP_10, &[("content-length", "2")]),
+            request(
+                Method::POST,
+                Version::HTTP_11,
+                &[("transfer-encoding", "chunked")],
+            ),
+        ] {
+            let mut service = ignores_body();
+            service.ready().await.unwrap();
+            let future = service.call(request);
+            assert!(matches!(future, Either::Right(_)), "not boxed");
+            // Two bytes left unread are discarded.
+            let response = future.await.unwrap();
+            assert!(!response.headers().contains_key(header::CONNECTION));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_read_to_the_end_is_left_alone() {
+        let service = DrainLayer.layer(tower::service_fn(|request: Request| async {
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "{}");
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+        let response = service
+            .oneshot(request(
+                Method::POST,
+                Version::HTTP_11,
+                &[("content-length", "2"), ("expect", "100-continue")],
+            ))
+            .await
+            .unwrap();
+        assert!(!response.headers().contains_key(header::CONNECTION));
+    }
+
+    #[tokio::test]
+    async fn unread_bodies_close_unless_small_enough_to_discard() {
+        let cases = [
+            (vec![("content-length", "2")], false),
+            // The client waits for `100 Continue`, which is never sent.
+            (
+                vec![("content-length", "2"), ("expect", "100-Continue")],
+                true,
+            ),
+            // Declared too large to discard, whatever is actually sent.
+            (vec![("content-length", "262144")], true),
+            (vec![("content-length", "262143")], false),
+        ];
+        for (headers, closes) in cases {
+            let response = ignores_body()
+                .oneshot(request(Method::POST, Version::HTTP_11, &headers))
+                .await
+                .unwrap();
+            let connection = response.headers().get(header::CONNECTION);
+            assert_eq!(
+                connection.is_some_and(|v| v == "close"),
+                closes,
+                "{headers:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_connection_close_is_kept_as_is() {
+        let service = DrainLayer.layer(tower::service_fn(|_: Request| async {
+            let mut response = Response::new(Body::empty());
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("Close"));
+            Ok::<_, Infallible>(response)
+        }));
+        let response = service
+            .oneshot(request(
+                Method::POST,
+                Version::HTTP_11,
+                &[("content-length", "262144")],
+            ))
+            .await
+            .unwrap();
+        let values: Vec<_> = response
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .collect();
+        assert_eq!(values, ["Close"]);
+    }
+
+    #[tokio::test]
+    async fn a_body_held_by_the_response_is_not_touched() {
+        // Echoes the body back unread: nothing is left to discard yet.
+        let service = DrainLayer.layer(tower::service_fn(|request: Request| async {
+            Ok::<_, Infallible>(Response::new(request.into_body()))
+        }));
+        let response = service
+            .oneshot(request(
+                Method::POST,
+                Version::HTTP_11,
+                &[("content-length", "2")],
+            ))
+            .await
+            .unwrap();
+        assert!(!response.headers().contains_key(header::CONNECTION));
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "{}");
     }
 }
