@@ -241,9 +241,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        // Call the instance that was polled ready; leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The instance polled ready is called here, synchronously; the future
+        // owns what it needs, so no clone-and-swap is required.
+        let inner = &mut self.inner;
         let Some(method) = known_grpc_method(request.uri().path()) else {
             let future = inner.call(request);
             return Box::pin(async move {
