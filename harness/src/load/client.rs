@@ -60,11 +60,17 @@ impl Maker {
         if let Call::Rest { path, .. } = &scenario.call
             && path.is_constant()
         {
-            maker.const_uri = Some(maker.uri(path)?);
+            maker.const_uri = Some(render_uri(
+                scenario.protocol,
+                &maker.base,
+                path,
+                &[],
+                &mut maker.scratch,
+            )?);
         }
         match (&scenario.call, &scenario.body) {
             (Call::Rest { .. }, Some(body)) if body.is_constant() => {
-                maker.const_body = Some(maker.text(body).into());
+                maker.const_body = Some(render(body, &[]).into());
             }
             (Call::Grpc { .. }, body) if body.as_ref().is_none_or(Template::is_constant) => {
                 maker.const_message = Some(maker.encode_message()?);
@@ -72,21 +78,6 @@ impl Maker {
             _ => {}
         }
         Ok(maker)
-    }
-
-    fn text(&mut self, template: &Template) -> String {
-        let mut out = String::new();
-        template.render(&self.values, &mut out);
-        out
-    }
-
-    fn uri(&mut self, path: &Template) -> anyhow::Result<Uri> {
-        self.scratch.clear();
-        if self.scenario.protocol == Protocol::Http2 {
-            self.scratch.push_str(&self.base);
-        }
-        path.render(&self.values, &mut self.scratch);
-        Ok(Uri::try_from(self.scratch.as_str())?)
     }
 
     fn draw(&mut self) {
@@ -101,23 +92,22 @@ impl Maker {
         let Call::Rest { method, path } = &self.scenario.call else {
             anyhow::bail!("not a REST call");
         };
-        let method = method.clone();
         let uri = match &self.const_uri {
             Some(uri) => uri.clone(),
-            None => {
-                let path = path.clone();
-                self.uri(&path)?
-            }
+            None => render_uri(
+                self.scenario.protocol,
+                &self.base,
+                path,
+                &self.values,
+                &mut self.scratch,
+            )?,
         };
         let body = match (&self.const_body, &self.scenario.body) {
             (Some(body), _) => Some(body.clone()),
-            (None, Some(template)) => {
-                let template = template.clone();
-                Some(Bytes::from(self.text(&template)))
-            }
+            (None, Some(template)) => Some(Bytes::from(render(template, &self.values))),
             (None, None) => None,
         };
-        let mut builder = Request::builder().method(method).uri(uri);
+        let mut builder = Request::builder().method(method.clone()).uri(uri);
         if self.scenario.protocol == Protocol::Http1 {
             builder = builder.header(HOST, self.host.clone());
         }
@@ -139,20 +129,41 @@ impl Maker {
         self.encode_message()
     }
 
-    fn encode_message(&mut self) -> anyhow::Result<Bytes> {
+    fn encode_message(&self) -> anyhow::Result<Bytes> {
         let Call::Grpc { input, .. } = &self.scenario.call else {
             anyhow::bail!("not a gRPC call");
         };
-        let input = input.clone();
-        let json = match self.scenario.body.clone() {
-            Some(body) => self.text(&body),
+        let json = match &self.scenario.body {
+            Some(body) => render(body, &self.values),
             None => "{}".to_owned(),
         };
         let mut de = serde_json::Deserializer::from_str(&json);
-        let message = DynamicMessage::deserialize(input, &mut de)?;
+        let message = DynamicMessage::deserialize(input.clone(), &mut de)?;
         de.end()?;
         Ok(message.encode_to_vec().into())
     }
+}
+
+fn render(template: &Template, values: &[String]) -> String {
+    let mut out = String::new();
+    template.render(values, &mut out);
+    out
+}
+
+/// The request URI: origin form for HTTP/1.1, absolute (`base` + path) for HTTP/2.
+fn render_uri(
+    protocol: Protocol,
+    base: &str,
+    path: &Template,
+    values: &[String],
+    scratch: &mut String,
+) -> anyhow::Result<Uri> {
+    scratch.clear();
+    if protocol == Protocol::Http2 {
+        scratch.push_str(base);
+    }
+    path.render(values, scratch);
+    Ok(Uri::try_from(scratch.as_str())?)
 }
 
 /// Passes encoded messages through; counts the bytes of replies without decoding them.
