@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
+use crate::conformance::client::code_name;
+
 /// Every REST call of the contract; a `{id}` segment takes any text.
 pub(super) const REST_CALLS: [&str; 7] = [
     "GET /health",
@@ -66,35 +68,18 @@ pub(super) fn grpc_calls() -> Vec<String> {
         .collect()
 }
 
-/// gRPC status code names, as the gRPC docs spell them, in code order.
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
+/// Every gRPC status code, in code order.
+fn grpc_codes() -> impl Iterator<Item = tonic::Code> {
+    (0..17).map(tonic::Code::from_i32)
+}
 
-/// The code named `name` (`"NOT_FOUND"`).
+/// The code named `name` (`"NOT_FOUND"`), as the gRPC docs spell it.
 pub(super) fn grpc_code(name: &str) -> Option<tonic::Code> {
-    let i = CODE_NAMES.iter().position(|n| *n == name)?;
-    Some(tonic::Code::from_i32(i as i32))
+    grpc_codes().find(|&code| code_name(code) == name)
 }
 
 pub(super) fn grpc_code_names() -> String {
-    CODE_NAMES.join(", ")
+    grpc_codes().map(code_name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -150,8 +135,9 @@ mod tests {
             Some(tonic::Code::Unauthenticated)
         );
         assert_eq!(grpc_code("ok"), None);
-        for (i, name) in CODE_NAMES.iter().enumerate() {
-            assert_eq!(grpc_code(name).map(|c| c as i32), Some(i as i32));
+        for (i, code) in grpc_codes().enumerate() {
+            assert_eq!(code as i32, i as i32);
+            assert_eq!(grpc_code(code_name(code)), Some(code));
         }
     }
 }
