@@ -107,6 +107,22 @@ async fn run_harness(
     Ok(results["runs"][0].clone())
 }
 
+/// `harness run` flags for an open loop at `rate` for `seconds`, after 1 s of warm-up.
+fn open_loop(rate: u64, seconds: u64) -> [String; 10] {
+    [
+        "--model".into(),
+        "open".into(),
+        "--rate".into(),
+        rate.to_string(),
+        "--concurrency".into(),
+        "64".into(),
+        "--warmup".into(),
+        "1s".into(),
+        "--duration".into(),
+        format!("{seconds}s"),
+    ]
+}
+
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
@@ -181,20 +197,7 @@ pub async fn run(layout: &Layout, o: &Options) -> anyhow::Result<bool> {
         );
 
         if i == 0 && o.rate_seconds > 0 {
-            let args = [
-                "--model",
-                "open",
-                "--rate",
-                "20000",
-                "--concurrency",
-                "64",
-                "--warmup",
-                "1s",
-                "--duration",
-                &format!("{}s", o.rate_seconds),
-            ]
-            .map(String::from);
-            let run = run_harness(o, &health, &url, &args).await?;
+            let run = run_harness(o, &health, &url, &open_loop(20000, o.rate_seconds)).await?;
             let (offered, achieved) = (f(&run["offered_rps"]), f(&run["achieved_rps"]));
             let off = (achieved - offered) / offered;
             let lag = f(&run["scheduler_lag_us"]["p99"]);
@@ -212,20 +215,7 @@ pub async fn run(layout: &Layout, o: &Options) -> anyhow::Result<bool> {
             );
         }
         if i == 0 && o.memory_seconds > 0 {
-            let args = [
-                "--model",
-                "open",
-                "--rate",
-                "30000",
-                "--concurrency",
-                "64",
-                "--warmup",
-                "1s",
-                "--duration",
-                &format!("{}s", o.memory_seconds),
-            ]
-            .map(String::from);
-            let run = run_harness(o, &health, &url, &args).await?;
+            let run = run_harness(o, &health, &url, &open_loop(30000, o.memory_seconds)).await?;
             let rss = f(&run["loadgen"]["max_rss_kib"]) / 1024.0;
             let ok = rss < 64.0;
             passed &= ok;
