@@ -1,24 +1,12 @@
-//! `harness`: the lab's command line. Parsing lives in `cli`, work in the modules.
+//! `harness`: the lab's command line. Parsing lives in `cli`, work in the library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-mod cli;
-mod conformance;
-mod load;
-mod loadgen_bench;
-mod placement;
-mod report;
-mod results;
-mod rng;
-mod runner;
-mod scenario;
-mod target;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match cli::run(cli) {
+    let cli = harness::cli::Cli::parse();
+    match harness::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -1,0 +1,15 @@
+//! The lab's harness as a library: the `harness` binary is a thin `main` over
+//! `cli::run`, and integration tests and the test fixture reach the probes,
+//! targets and results through here.
+
+pub mod cli;
+pub mod conformance;
+pub mod load;
+pub mod loadgen_bench;
+pub mod placement;
+pub mod report;
+pub mod results;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod target;
