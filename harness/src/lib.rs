@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod load;
 pub mod loadgen_bench;
 pub mod placement;
+pub mod probe;
 pub mod report;
 pub mod results;
 pub mod rng;

@@ -1,8 +1,134 @@
 //! CPU placement: which CPUs a service or a load generator may run on.
 
 use anyhow::{Context, bail};
-use nix::sched::{CpuSet, sched_setaffinity};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;
+use serde::Serialize;
+
+/// Disjoint CPU sets for the service under test and the load generator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// The service's CPUs; its `--workers` is their count.
+    pub server_cpus: Vec<usize>,
+    /// The harness's CPUs (its load workers and everything else it runs).
+    pub loadgen_cpus: Vec<usize>,
+    /// Overlapping sets, or CPUs asked for that this machine does not offer.
+    pub warnings: Vec<String>,
+}
+
+impl Placement {
+    /// Resolves the sets from `--server-cpus` / `--loadgen-cpus` against the
+    /// CPUs this process may use. Defaults: the first half of them for the
+    /// service, the rest for the generator (on 2 CPUs: service 0, harness 1).
+    pub fn resolve(
+        server: Option<Vec<usize>>,
+        loadgen: Option<Vec<usize>>,
+    ) -> anyhow::Result<Self> {
+        Self::resolve_within(&available_cpus()?, server, loadgen)
+    }
+
+    fn resolve_within(
+        available: &[usize],
+        server: Option<Vec<usize>>,
+        loadgen: Option<Vec<usize>>,
+    ) -> anyhow::Result<Self> {
+        let mut warnings = Vec::new();
+        let half = (available.len() / 2).max(1);
+        let default_server = available[..half].to_vec();
+        let default_loadgen = if available.len() > 1 {
+            available[half..].to_vec()
+        } else {
+            available.to_vec()
+        };
+        let mut keep = |asked: Option<Vec<usize>>, default: Vec<usize>, flag: &str| {
+            let Some(asked) = asked else {
+                return Ok(default);
+            };
+            let (ok, missing): (Vec<usize>, Vec<usize>) =
+                asked.iter().partition(|cpu| available.contains(cpu));
+            if !missing.is_empty() {
+                warnings.push(format!(
+                    "{flag} asks for CPUs {} but this machine lets the harness use only {}; using {}",
+                    format_cpus(&asked),
+                    format_cpus(available),
+                    if ok.is_empty() { "none".to_owned() } else { format_cpus(&ok) }
+                ));
+            }
+            if ok.is_empty() {
+                bail!(
+                    "{flag} {}: none of these CPUs is available (available: {})",
+                    format_cpus(&asked),
+                    format_cpus(available)
+                );
+            }
+            Ok(ok)
+        };
+        let server_cpus = keep(server, default_server, "--server-cpus")?;
+        let loadgen_cpus = keep(loadgen, default_loadgen, "--loadgen-cpus")?;
+        let shared: Vec<usize> = server_cpus
+            .iter()
+            .copied()
+            .filter(|cpu| loadgen_cpus.contains(cpu))
+            .collect();
+        if !shared.is_empty() {
+            warnings.push(format!(
+                "the service and the load generator share CPU {}: they compete for it, so latency and CPU figures mix both",
+                format_cpus(&shared)
+            ));
+        }
+        Ok(Self {
+            server_cpus,
+            loadgen_cpus,
+            warnings,
+        })
+    }
+
+    /// Prints the warnings on stderr.
+    pub fn warn(&self) {
+        for warning in &self.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+
+    /// Confines the calling thread, and every thread it starts from now on,
+    /// to the generator's CPUs. Call it before starting any runtime.
+    pub fn pin_self(&self) -> anyhow::Result<()> {
+        let set = cpu_set(&self.loadgen_cpus).context("CPU number out of range")?;
+        sched_setaffinity(Pid::from_raw(0), &set).with_context(|| {
+            format!(
+                "pinning the harness to CPUs {}",
+                format_cpus(&self.loadgen_cpus)
+            )
+        })
+    }
+}
+
+/// The CPUs the calling thread may run on.
+pub fn available_cpus() -> anyhow::Result<Vec<usize>> {
+    let set = sched_getaffinity(Pid::from_raw(0)).context("reading the CPU affinity")?;
+    Ok((0..CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .collect())
+}
+
+/// `0-2,5`: the kernel's list format, the one `--server-cpus` takes.
+pub fn format_cpus(cpus: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
 
 /// Parses a CPU list such as `0`, `1,3` or `0-3,6`.
 pub fn parse_cpus(text: &str) -> anyhow::Result<Vec<usize>> {
@@ -65,5 +191,39 @@ mod tests {
         assert!(parse_cpus("").is_err());
         assert!(parse_cpus("2-1").is_err());
         assert!(parse_cpus("a").is_err());
+    }
+
+    #[test]
+    fn formats_cpu_lists_as_the_kernel_does() {
+        for text in ["0", "0-3", "0,2", "0-2,5,7-9"] {
+            assert_eq!(format_cpus(&parse_cpus(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn defaults_split_the_machine_in_two() {
+        let p = Placement::resolve_within(&[0, 1], None, None).unwrap();
+        assert_eq!((p.server_cpus, p.loadgen_cpus), (vec![0], vec![1]));
+        assert!(p.warnings.is_empty());
+        let p = Placement::resolve_within(&[0, 1, 2, 3, 4], None, None).unwrap();
+        assert_eq!((p.server_cpus, p.loadgen_cpus), (vec![0, 1], vec![2, 3, 4]));
+        let p = Placement::resolve_within(&[3], None, None).unwrap();
+        assert_eq!((&p.server_cpus, &p.loadgen_cpus), (&vec![3], &vec![3]));
+        assert!(p.warnings[0].contains("share CPU 3"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn warns_about_overlap_and_missing_cpus() {
+        let p = Placement::resolve_within(&[0, 1], Some(vec![0, 1]), Some(vec![1])).unwrap();
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("share CPU 1"), "{:?}", p.warnings);
+        let p = Placement::resolve_within(&[0, 1], Some(vec![0, 5]), None).unwrap();
+        assert_eq!(p.server_cpus, vec![0]);
+        assert!(
+            p.warnings[0].contains("0,5") && p.warnings[0].contains("using 0"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(Placement::resolve_within(&[0, 1], None, Some(vec![7])).is_err());
     }
 }

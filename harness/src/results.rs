@@ -15,17 +15,25 @@ use serde::Serialize;
 
 use crate::load::recorder::Summary;
 use crate::load::{Measured, Point};
+use crate::probe::Machine;
 use crate::scenario::{Call, Expect, Model, Scenario};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The whole file. Commands add to it: `run` appends `runs`, `startup`
+/// appends `startup`, `images` appends `artifacts`. Entries are kept as JSON
+/// values so that a file written by an earlier command is carried over as is.
 #[derive(Debug, Serialize)]
 pub struct Results {
     pub schema_version: u32,
-    /// False while the command is still running (or if it was interrupted).
+    /// False while a command is still writing (or if it was interrupted).
     pub complete: bool,
     pub harness_version: &'static str,
-    pub runs: Vec<RunRecord>,
+    /// Where the latest command ran.
+    pub machine: Machine,
+    pub runs: Vec<serde_json::Value>,
+    pub startup: Vec<serde_json::Value>,
+    pub artifacts: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -223,24 +231,54 @@ pub fn expect_text(expect: Expect) -> String {
 }
 
 /// `DIR/results.json`, rewritten atomically (temporary file, fsync, rename)
-/// whenever a run is added.
+/// whenever an entry is added.
 pub struct ResultsFile {
     path: PathBuf,
     pub results: Results,
 }
 
 impl ResultsFile {
-    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+    /// Opens `DIR/results.json` to add to it, or starts one. A file of another
+    /// schema version, or one that is not a results file, is an error rather
+    /// than something to overwrite.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let file = Self {
-            path: dir.join("results.json"),
-            results: Results {
-                schema_version: SCHEMA_VERSION,
-                complete: false,
-                harness_version: env!("CARGO_PKG_VERSION"),
-                runs: Vec::new(),
-            },
+        let path = dir.join("results.json");
+        let mut results = Results {
+            schema_version: SCHEMA_VERSION,
+            complete: false,
+            harness_version: env!("CARGO_PKG_VERSION"),
+            machine: Machine::detect(),
+            runs: Vec::new(),
+            startup: Vec::new(),
+            artifacts: Vec::new(),
         };
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let old: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
+                    format!(
+                        "{}: not JSON; move it away or pick another --out",
+                        path.display()
+                    )
+                })?;
+                if old["schema_version"] != SCHEMA_VERSION {
+                    anyhow::bail!(
+                        "{}: schema_version {} (this harness writes {SCHEMA_VERSION}); pick another --out",
+                        path.display(),
+                        old["schema_version"]
+                    );
+                }
+                let list = |key: &str| -> Vec<serde_json::Value> {
+                    old[key].as_array().cloned().unwrap_or_default()
+                };
+                results.runs = list("runs");
+                results.startup = list("startup");
+                results.artifacts = list("artifacts");
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        }
+        let file = Self { path, results };
         file.write()?;
         Ok(file)
     }
@@ -249,8 +287,18 @@ impl ResultsFile {
         &self.path
     }
 
-    pub fn push(&mut self, run: RunRecord) -> anyhow::Result<()> {
-        self.results.runs.push(run);
+    pub fn push_run(&mut self, run: &RunRecord) -> anyhow::Result<()> {
+        self.results.runs.push(serde_json::to_value(run)?);
+        self.write()
+    }
+
+    pub fn push_startup(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
+        self.results.startup.push(serde_json::to_value(entry)?);
+        self.write()
+    }
+
+    pub fn push_artifact(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
+        self.results.artifacts.push(serde_json::to_value(entry)?);
         self.write()
     }
 
@@ -311,20 +359,48 @@ mod tests {
     #[test]
     fn the_results_file_is_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let mut file = ResultsFile::create(dir.path()).unwrap();
+        let mut file = ResultsFile::open(dir.path()).unwrap();
         let read = || -> serde_json::Value {
             serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
                 .unwrap()
         };
         assert_eq!(read()["complete"], false);
         assert_eq!(read()["schema_version"], 1);
+        file.push_startup(&serde_json::json!({"target": "rust"}))
+            .unwrap();
         file.complete().unwrap();
         assert_eq!(read()["complete"], true);
+        // A second command adds to the file and keeps what was there.
+        let mut again = ResultsFile::open(dir.path()).unwrap();
+        assert_eq!(read()["complete"], false);
+        again
+            .push_artifact(&serde_json::json!({"target": "go"}))
+            .unwrap();
+        again.complete().unwrap();
+        let json = read();
+        assert_eq!(json["startup"][0]["target"], "rust");
+        assert_eq!(json["artifacts"][0]["target"], "go");
+        assert_eq!(json["runs"], serde_json::json!([]));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(Result::ok)
             .filter(|e| e.file_name() != "results.json")
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn refuses_to_add_to_a_file_it_did_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, "not json").unwrap();
+        assert!(ResultsFile::open(dir.path()).is_err());
+        std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
+        let err = ResultsFile::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("schema_version 99"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"schema_version": 99}"#
+        );
     }
 }

@@ -51,7 +51,7 @@ pub async fn run(
     options: &RunOptions,
 ) -> anyhow::Result<Vec<RunRecord>> {
     let mut file = match &options.out {
-        Some(dir) => Some(ResultsFile::create(dir)?),
+        Some(dir) => Some(ResultsFile::open(dir)?),
         None => None,
     };
     let mut records = Vec::new();
@@ -60,7 +60,7 @@ pub async fn run(
             for scenario in scenarios {
                 let record = run_one(scenario, "url", addr, options).await?;
                 if let Some(file) = &mut file {
-                    file.push(record.clone())?;
+                    file.push_run(&record)?;
                 }
                 records.push(record);
             }
@@ -78,7 +78,7 @@ pub async fn run(
                     };
                     let record = run_one(scenario, target.name(), addr, options).await?;
                     if let Some(file) = &mut file {
-                        file.push(record.clone())?;
+                        file.push_run(&record)?;
                     }
                     records.push(record);
                 }
