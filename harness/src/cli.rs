@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::conformance;
+use crate::placement::Placement;
 use crate::report::terminal;
 use crate::runner::{self, Endpoint, RunOptions};
 use crate::scenario::{self, Model, Overrides, Scenario};
@@ -96,9 +97,19 @@ enum Command {
         /// Write DIR/results.json (atomically, after every run).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Load-generator threads; default: the CPUs the harness may use.
+        /// Load-generator threads; default: the number of --loadgen-cpus.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         workers: Option<u64>,
+        #[command(flatten)]
+        cpus: CpuArgs,
+        /// How long each fresh service idles after it is ready before its
+        /// idle memory is read.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        idle_wait: Duration,
+        /// How long after the load the service's memory is read again (is
+        /// memory given back?).
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        after_wait: Duration,
         /// Exit 1 if any run had errors or dropped requests.
         #[arg(long)]
         check: bool,
@@ -111,18 +122,49 @@ enum Command {
         /// Use the binaries as they are (no cargo / go build first).
         #[arg(long)]
         no_build: bool,
+        /// Use this rust-svc binary instead of target/release/rust-svc.
+        #[arg(long)]
+        rust_bin: Option<PathBuf>,
+        /// Use this go-svc binary instead of target/go-svc/go-svc.
+        #[arg(long)]
+        go_bin: Option<PathBuf>,
+    },
+    /// Time each service's start (spawn to ready) and stop (SIGTERM to exit).
+    ///
+    /// Every run is a fresh process, ready once HTTP /health answers 200 and
+    /// gRPC health SERVING. Run 1 is cold: the binary is evicted from the page
+    /// cache first. The services are built first unless --no-build.
+    Startup {
+        #[arg(long, value_enum, default_value_t = TargetArg::All)]
+        target: TargetArg,
+        /// Fresh processes per target.
+        #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
+        #[command(flatten)]
+        cpus: CpuArgs,
+        /// Pause between failed readiness attempts (e.g. 100us, 1ms).
+        #[arg(long, default_value = "100us", value_parser = humantime::parse_duration)]
+        poll_interval: Duration,
+        /// Write DIR/results.json (added to if it exists).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Use the binaries as they are (no cargo / go build first).
+        #[arg(long)]
+        no_build: bool,
+        /// Use this rust-svc binary instead of target/release/rust-svc.
+        #[arg(long)]
+        rust_bin: Option<PathBuf>,
+        /// Use this go-svc binary instead of target/go-svc/go-svc.
+        #[arg(long)]
+        go_bin: Option<PathBuf>,
     },
     /// Check the load generator against wrk and its own rate and memory
     /// targets, with the service and the generators on disjoint CPUs.
     LoadgenBench {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
-        /// CPUs of the service (its --workers is their count).
-        #[arg(long, default_value = "0", value_parser = crate::placement::parse_cpus)]
-        server_cpus: std::vec::Vec<usize>,
-        /// CPUs of wrk and of the harness's load workers.
-        #[arg(long, default_value = "1", value_parser = crate::placement::parse_cpus)]
-        loadgen_cpus: std::vec::Vec<usize>,
+        #[command(flatten)]
+        cpus: CpuArgs,
         /// Alternating wrk/harness rounds per target.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
@@ -144,6 +186,53 @@ enum Command {
         #[arg(required = true, value_name = "SCENARIO")]
         paths: Vec<PathBuf>,
     },
+    /// Measure binary and container-image sizes: each release binary as built
+    /// and stripped, and a FROM-scratch image (rust-svc/Containerfile,
+    /// go-svc/Containerfile) holding a static build of it.
+    ///
+    /// Builds the services (as `harness build`) and static binaries
+    /// (crt-static Rust, CGO_ENABLED=0 Go), builds each image as
+    /// localhost/benchlab/<svc>:<git revision>, and reads its size, layer count
+    /// and gzipped layer size. A figure that cannot be measured is null with a
+    /// note. Without podman or docker the image fields are null and the exit
+    /// code is 0; a builder that fails exits 1.
+    Images {
+        #[arg(long, value_enum, default_value_t = TargetArg::All)]
+        target: TargetArg,
+        /// Container builder: auto is podman if on PATH, else docker.
+        #[arg(long, value_enum, default_value_t = crate::images::BuilderChoice::Auto)]
+        builder: crate::images::BuilderChoice,
+        /// Add the measurements to DIR/results.json (`artifacts`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Use the binaries as they are: no `harness build` and no static builds.
+        #[arg(long)]
+        no_build: bool,
+    },
+}
+
+/// Where the service and the harness run (`placement::Placement`).
+#[derive(Debug, clap::Args)]
+struct CpuArgs {
+    /// CPUs of the service under test (e.g. 0, 0-1 or 0,2); its --workers is
+    /// their count. Default: the first half of the CPUs the harness may use
+    /// (CPU 0 on a 2-CPU machine).
+    #[arg(long, value_parser = crate::placement::parse_cpus, value_name = "LIST")]
+    server_cpus: Option<std::vec::Vec<usize>>,
+    /// CPUs of the harness: its load workers, pollers and wrk. Default: the
+    /// other half (CPU 1 on a 2-CPU machine). With `run --url` the harness
+    /// pins itself only when this is given.
+    #[arg(long, value_parser = crate::placement::parse_cpus, value_name = "LIST")]
+    loadgen_cpus: Option<std::vec::Vec<usize>>,
+}
+
+impl CpuArgs {
+    /// Resolves the sets and prints any warning.
+    fn resolve(self) -> anyhow::Result<Placement> {
+        let placement = Placement::resolve(self.server_cpus, self.loadgen_cpus)?;
+        placement.warn();
+        Ok(placement)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -249,25 +338,54 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Startup {
+            target,
+            runs,
+            cpus,
+            poll_interval,
+            out,
+            no_build,
+            rust_bin,
+            go_bin,
+        } => {
+            let mut layout = layout()?;
+            if let Some(bin) = rust_bin {
+                layout.set_binary(Target::Rust, bin);
+            }
+            if let Some(bin) = go_bin {
+                layout.set_binary(Target::Go, bin);
+            }
+            let placement = cpus.resolve()?;
+            let options = crate::startup::Options {
+                runs: runs as usize,
+                poll_interval,
+                progress: true,
+                ..crate::startup::Options::new(placement)
+            };
+            // Builds, then pins the harness before any thread exists.
+            crate::startup::run(
+                &layout,
+                &target.targets(),
+                &options,
+                !no_build,
+                out.as_deref(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::LoadgenBench {
             target,
-            server_cpus,
-            loadgen_cpus,
+            cpus,
             rounds,
             seconds,
             rate_seconds,
             memory_seconds,
             wrk,
         } => {
-            if server_cpus.iter().any(|c| loadgen_cpus.contains(c)) {
-                eprintln!(
-                    "warning: --server-cpus and --loadgen-cpus overlap; the figures will mix both"
-                );
-            }
+            let placement = cpus.resolve()?;
             let options = crate::loadgen_bench::Options {
                 targets: target.targets(),
-                server_cpus,
-                loadgen_cpus,
+                server_cpus: placement.server_cpus,
+                loadgen_cpus: placement.loadgen_cpus,
                 rounds: rounds.max(1),
                 seconds,
                 rate_seconds,
@@ -293,6 +411,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{} scenario files valid", scenarios.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Images {
+            target,
+            builder,
+            out,
+            no_build,
+        } => {
+            let passed = crate::images::run(
+                &layout()?,
+                &target.targets(),
+                builder,
+                !no_build,
+                out.as_deref(),
+            )?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Run {
             scenarios,
             target,
@@ -305,10 +442,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             warmup,
             out,
             workers,
+            cpus,
+            idle_wait,
+            after_wait,
             check,
             no_spectrum,
             quiet,
             no_build,
+            rust_bin,
+            go_bin,
         } => {
             let mut scenarios = load_scenarios(&scenarios)?;
             let overrides = Overrides {
@@ -326,25 +468,54 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 s.apply_overrides(&overrides)
                     .map_err(|err| anyhow::anyhow!("{}: {err}", s.path.display()))?;
             }
+            let url_mode = url.is_some();
             let endpoint = match (target, url) {
-                (Some(target), _) => Endpoint::Targets(layout()?, target.targets()),
+                (Some(target), _) => {
+                    let mut layout = layout()?;
+                    if let Some(bin) = rust_bin {
+                        layout.set_binary(Target::Rust, bin);
+                    }
+                    if let Some(bin) = go_bin {
+                        layout.set_binary(Target::Go, bin);
+                    }
+                    Endpoint::Targets(layout, target.targets())
+                }
                 (None, Some(url)) => Endpoint::Url(runner::parse_url(&url)?),
                 (None, None) => anyhow::bail!("give --target or --url"),
             };
+            let loadgen_cpus_missing = cpus.loadgen_cpus.is_none();
+            let placement = if url_mode && loadgen_cpus_missing {
+                // The service is not ours to place; leave the harness where it is.
+                Placement {
+                    server_cpus: Vec::new(),
+                    loadgen_cpus: crate::placement::available_cpus()?,
+                    warnings: Vec::new(),
+                }
+            } else {
+                let placement = cpus.resolve()?;
+                // Before any thread exists, so that every thread inherits it.
+                placement.pin_self()?;
+                placement
+            };
             let workers = match workers {
                 Some(n) => n as usize,
-                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                None => placement.loadgen_cpus.len(),
             };
+            let pinned = !(url_mode && loadgen_cpus_missing);
             let options = RunOptions {
                 load: crate::load::Options {
                     workers,
-                    cpus: None,
+                    cpus: pinned.then(|| placement.loadgen_cpus.clone()),
                     progress: !quiet,
                     label: String::new(),
+                    on_window: None,
                 },
                 out,
                 spectrum: !no_spectrum,
                 build: !no_build,
+                placement,
+                idle_wait,
+                after_wait,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod conformance;
+pub mod images;
 pub mod load;
 pub mod loadgen_bench;
 pub mod placement;
@@ -13,4 +14,5 @@ pub mod results;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod startup;
 pub mod target;

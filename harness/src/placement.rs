@@ -93,6 +93,7 @@ impl Placement {
     /// Confines the calling thread, and every thread it starts from now on,
     /// to the generator's CPUs. Call it before starting any runtime.
     pub fn pin_self(&self) -> anyhow::Result<()> {
+        initial_cpus()?;
         let set = cpu_set(&self.loadgen_cpus).context("CPU number out of range")?;
         sched_setaffinity(Pid::from_raw(0), &set).with_context(|| {
             format!(
@@ -103,7 +104,18 @@ impl Placement {
     }
 }
 
-/// The CPUs the calling thread may run on.
+/// The CPUs the harness could use before it pinned itself (what the machine
+/// offers it); read on first use, which `pin_self` makes sure happens first.
+pub fn initial_cpus() -> anyhow::Result<Vec<usize>> {
+    static INITIAL: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    if let Some(cpus) = INITIAL.get() {
+        return Ok(cpus.clone());
+    }
+    let cpus = available_cpus()?;
+    Ok(INITIAL.get_or_init(|| cpus).clone())
+}
+
+/// The CPUs the calling thread may run on now.
 pub fn available_cpus() -> anyhow::Result<Vec<usize>> {
     let set = sched_getaffinity(Pid::from_raw(0)).context("reading the CPU affinity")?;
     Ok((0..CpuSet::count())

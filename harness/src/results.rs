@@ -93,15 +93,27 @@ pub struct RunRecord {
     pub http2_max_concurrent_streams_note: Option<String>,
     pub seed: u64,
     pub slo: Slo,
+    /// What the service used (CPU, memory); null with `server_note` when the
+    /// harness did not start it (`--url`).
+    pub server: Option<crate::probe::ServerUsage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_note: Option<String>,
+    /// Overlapping CPU sets, or CPUs asked for that the machine lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Loadgen {
     /// CPU time (user + system) of the whole harness over the measured window.
     pub cpu_seconds: f64,
+    /// `cpu_seconds` per request sent in the window, in µs (null with none).
+    pub cpu_us_per_request: Option<f64>,
     /// Peak RSS of the harness process so far.
     pub max_rss_kib: u64,
     pub workers: usize,
+    /// The CPUs the harness ran on (its affinity during the run).
+    pub cpus: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,8 +197,11 @@ impl RunRecord {
             timeline: m.timeline.clone(),
             loadgen: Loadgen {
                 cpu_seconds: m.loadgen_cpu_seconds,
+                cpu_us_per_request: (t.requests > 0)
+                    .then(|| m.loadgen_cpu_seconds * 1e6 / t.requests as f64),
                 max_rss_kib: m.loadgen_max_rss_kib,
                 workers: m.workers,
+                cpus: crate::placement::available_cpus().unwrap_or_default(),
             },
             concurrency: m.concurrency,
             connections: m.connections,
@@ -198,6 +213,9 @@ impl RunRecord {
                 p99_us: slo_p99,
                 met: slo_p99.zip(latency).map(|(limit, l)| l.p99 <= limit),
             },
+            server: None,
+            server_note: None,
+            placement_warnings: Vec::new(),
         })
     }
 }

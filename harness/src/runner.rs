@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::load::{self, client};
+use crate::load::{self, Measured, WindowHook, client};
+use crate::placement::Placement;
+use crate::probe::Watch;
 use crate::report::terminal;
 use crate::results::{ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
@@ -26,6 +28,12 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub spectrum: bool,
     pub build: bool,
+    /// CPU sets; the harness has already pinned itself to `loadgen_cpus`.
+    pub placement: Placement,
+    /// How long a fresh service idles before its idle memory is read.
+    pub idle_wait: Duration,
+    /// How long after the load the memory is read again.
+    pub after_wait: Duration,
 }
 
 /// Parses `http://host:port` (the only form: no TLS, no path).
@@ -58,11 +66,12 @@ pub async fn run(
     match endpoint {
         Endpoint::Url(addr) => {
             for scenario in scenarios {
-                let record = run_one(scenario, "url", addr, options).await?;
-                if let Some(file) = &mut file {
-                    file.push_run(&record)?;
-                }
-                records.push(record);
+                let (mut record, measured) = run_one(scenario, "url", addr, options, None).await?;
+                record.server_note = Some(
+                    "unavailable: --url loads a service the harness did not start, so it has no process to read"
+                        .to_owned(),
+                );
+                finish(record, &measured, options, &mut file, &mut records)?;
             }
         }
         Endpoint::Targets(layout, targets) => {
@@ -70,22 +79,10 @@ pub async fn run(
                 if options.build {
                     layout.build(target)?;
                 }
-                let mut service = layout.start(target, Duration::from_secs(20)).await?;
                 for scenario in scenarios {
-                    let addr = match scenario.protocol {
-                        Protocol::Http1 | Protocol::Http2 => service.http,
-                        Protocol::Grpc => service.grpc,
-                    };
-                    let record = run_one(scenario, target.name(), addr, options).await?;
-                    if let Some(file) = &mut file {
-                        file.push_run(&record)?;
-                    }
-                    records.push(record);
-                }
-                service.terminate()?;
-                let status = service.wait(Duration::from_secs(15)).await?;
-                if !status.success() {
-                    bail!("{target}: exited with {status} after SIGTERM");
+                    let (record, measured) =
+                        run_on_fresh_service(&layout, target, scenario, options).await?;
+                    finish(record, &measured, options, &mut file, &mut records)?;
                 }
             }
         }
@@ -97,12 +94,74 @@ pub async fn run(
     Ok(records)
 }
 
+/// Prints a finished run and writes it out.
+fn finish(
+    mut record: RunRecord,
+    measured: &Measured,
+    options: &RunOptions,
+    file: &mut Option<ResultsFile>,
+    records: &mut Vec<RunRecord>,
+) -> anyhow::Result<()> {
+    record.placement_warnings = options.placement.warnings.clone();
+    print!("{}", terminal::run_block(&record));
+    if options.spectrum {
+        println!("{}", terminal::spectrum(&measured.totals.corrected));
+    }
+    if let Some(file) = file {
+        file.push_run(&record)?;
+    }
+    records.push(record);
+    Ok(())
+}
+
+/// Starts `target` on its CPUs, lets it idle, runs `scenario` while watching
+/// its memory and CPU, waits after the load, then stops it. Every run gets a
+/// fresh process, so one scenario's leftovers never count against the next.
+async fn run_on_fresh_service(
+    layout: &Layout,
+    target: Target,
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> anyhow::Result<(RunRecord, Measured)> {
+    let cpus = &options.placement.server_cpus;
+    let mut service = layout
+        .start_on(target, Duration::from_secs(20), Some(cpus))
+        .await?;
+    let pid = service.pid().context("the service exited as it started")?;
+    let mut watch = Watch::start(pid, cpus.len())?;
+    watch.idle(options.idle_wait).await?;
+    let addr = match scenario.protocol {
+        Protocol::Http1 | Protocol::Http2 => service.http,
+        Protocol::Grpc => service.grpc,
+    };
+    watch.load_starting()?;
+    let (mut record, measured) =
+        run_one(scenario, target.name(), addr, options, Some(watch.hook())).await?;
+    watch.load_finished()?;
+    if options.load.progress && !options.after_wait.is_zero() {
+        eprintln!(
+            "{target} {}: reading memory {} after the load",
+            scenario.name,
+            humantime::format_duration(options.after_wait)
+        );
+    }
+    let server = watch.after(options.after_wait, record.requests).await?;
+    record.server = Some(server);
+    service.terminate()?;
+    let status = service.wait(Duration::from_secs(15)).await?;
+    if !status.success() {
+        bail!("{target}: exited with {status} after SIGTERM");
+    }
+    Ok((record, measured))
+}
+
 async fn run_one(
     scenario: &Scenario,
     target: &str,
     addr: SocketAddr,
     options: &RunOptions,
-) -> anyhow::Result<RunRecord> {
+    on_window: Option<WindowHook>,
+) -> anyhow::Result<(RunRecord, Measured)> {
     let streams = match scenario.protocol {
         Protocol::Http1 => StreamLimit::NotApplicable,
         Protocol::Http2 | Protocol::Grpc => {
@@ -120,6 +179,7 @@ async fn run_one(
     };
     let mut load_options = options.load.clone();
     load_options.label = target.to_owned();
+    load_options.on_window = on_window;
     let scenario_owned = scenario.clone();
     let measured =
         tokio::task::spawn_blocking(move || load::run(&scenario_owned, addr, &load_options))
@@ -127,9 +187,5 @@ async fn run_one(
             .context("the load run panicked")?
             .with_context(|| format!("{target} {}: load run against {addr}", scenario.name))?;
     let record = RunRecord::new(scenario, target, &measured, &streams)?;
-    print!("{}", terminal::run_block(&record));
-    if options.spectrum {
-        println!("{}", terminal::spectrum(&measured.totals.corrected));
-    }
-    Ok(record)
+    Ok((record, measured))
 }

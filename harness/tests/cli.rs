@@ -279,6 +279,13 @@ fn run_against_a_url_writes_results_json() {
     assert!(run["loadgen"]["cpu_seconds"].is_number());
     assert!(run["loadgen"]["max_rss_kib"].as_u64().unwrap() > 0);
     assert!(run["generator_saturated"].is_boolean());
+    assert!(run["server"].is_null());
+    assert!(
+        run["server_note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("unavailable")),
+        "{run}"
+    );
 }
 
 #[test]
@@ -304,4 +311,104 @@ fn run_check_fails_when_requests_fail() {
     let text = text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains(&format!("connecting to {addr}")), "{text}");
+}
+
+/// The last CPU the harness may use, and the CPUs it may use.
+fn cpus() -> (usize, Vec<usize>) {
+    let all = harness::placement::available_cpus().unwrap();
+    (*all.last().unwrap(), all)
+}
+
+fn read_results(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn run_places_a_fresh_service_on_its_cpus_and_records_what_it_used() {
+    let (last, _) = cpus();
+    let out = tempfile::tempdir().unwrap();
+    let output = harness()
+        .args([
+            "run",
+            "scenarios/health.toml",
+            "--target",
+            "rust",
+            "--no-build",
+        ])
+        .arg("--rust-bin")
+        .arg(env!("CARGO_BIN_EXE_lab-fixture"))
+        .args(["--server-cpus", &last.to_string(), "--loadgen-cpus", "0"])
+        .args(["--rate", "200", "--duration", "1s", "--warmup", "0s"])
+        .args([
+            "--idle-wait",
+            "200ms",
+            "--after-wait",
+            "300ms",
+            "--quiet",
+            "--check",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let text = text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("service memory: RSS idle"), "{text}");
+    let results = read_results(out.path());
+    let run = &results["runs"][0];
+    let server = &run["server"];
+    assert_eq!(server["pid_cpus"], serde_json::json!([last]), "{server}");
+    assert_eq!(server["workers"], 1);
+    assert_eq!(run["loadgen"]["cpus"], serde_json::json!([0]));
+    for key in ["idle", "peak", "after"] {
+        assert!(server["rss_kib"][key].as_u64().unwrap() > 0, "{server}");
+        assert!(
+            server["anon_rss_kib"][key].as_u64().unwrap() > 0,
+            "{server}"
+        );
+    }
+    assert!(server["cpu_seconds"].as_f64().unwrap() >= 0.0);
+    // 10 Hz from ready (0 s) to the after reading (≈ 0.2 + 1 + 0.3 s).
+    let samples = server["timeline"].as_array().unwrap().len();
+    assert!((12..=20).contains(&samples), "{samples} samples");
+    let phases = &server["phases_s"];
+    assert!(phases["load_start"].as_f64().unwrap() >= 0.2, "{phases}");
+    assert!(phases["after"].as_f64().unwrap() >= phases["load_end"].as_f64().unwrap() + 0.3);
+    assert!(results["machine"]["cpus_online"].as_u64().unwrap() >= 1);
+    let overlap = last == 0;
+    assert_eq!(run.get("placement_warnings").is_some(), overlap, "{run}");
+}
+
+#[test]
+fn startup_warns_about_shared_cpus_and_writes_every_sample() {
+    let out = tempfile::tempdir().unwrap();
+    let output = harness()
+        .args(["startup", "--target", "go", "-n", "3", "--no-build"])
+        .arg("--go-bin")
+        .arg(env!("CARGO_BIN_EXE_lab-fixture"))
+        .args(["--server-cpus", "0", "--loadgen-cpus", "0"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let text = text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("warning: the service and the load generator share CPU 0"),
+        "{text}"
+    );
+    let results = read_results(out.path());
+    assert_eq!(results["complete"], true);
+    let entry = &results["startup"][0];
+    assert_eq!(entry["target"], "go");
+    assert_eq!(entry["server_cpus"], serde_json::json!([0]));
+    for stat in ["ready_ms", "http_ready_ms", "grpc_ready_ms", "exit_ms"] {
+        assert_eq!(
+            entry[stat]["samples"].as_array().unwrap().len(),
+            3,
+            "{entry}"
+        );
+        assert!(entry[stat]["p50"].as_f64().unwrap() > 0.0, "{entry}");
+    }
+    assert!(!entry["placement_warnings"].as_array().unwrap().is_empty());
 }

@@ -42,6 +42,27 @@ pub struct Options {
     pub progress: bool,
     /// Shown in progress lines: the target's name.
     pub label: String,
+    /// Called as the measured window starts and ends (probes read the
+    /// service's CPU time there).
+    pub on_window: Option<WindowHook>,
+}
+
+/// An edge of the measured window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Start,
+    End,
+}
+
+/// A callback for the edges of the measured window. It runs on the thread
+/// that called `run`, within a millisecond of the edge, so keep it short.
+#[derive(Clone)]
+pub struct WindowHook(pub Arc<dyn Fn(Edge) + Send + Sync>);
+
+impl std::fmt::Debug for WindowHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WindowHook")
+    }
 }
 
 /// One second of the measured window, by completion time.
@@ -205,8 +226,29 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
     let mut cpu_start = None;
     let mut cpu_end = None;
-    while !threads.iter().all(|t| t.is_finished()) {
+    let edge = |e: Edge| {
+        if let Some(hook) = &options.on_window {
+            (hook.0)(e);
+        }
+    };
+    loop {
+        // Edges first: with no warm-up the window starts at once.
         let now = clock.now();
+        if cpu_start.is_none() && now >= plan.measure_start_ns {
+            cpu_start = Some(self_usage().0);
+            edge(Edge::Start);
+        }
+        if cpu_end.is_none() && now >= plan.end_ns {
+            cpu_end = Some(self_usage().0);
+            edge(Edge::End);
+        }
+        while let Ok(interval) = interval_rx.try_recv() {
+            timeline.add(interval);
+        }
+        progress.tick(now, timeline.latest_p99());
+        if threads.iter().all(|t| t.is_finished()) {
+            break;
+        }
         let mut next = now + 100_000_000;
         for mark in [plan.measure_start_ns, plan.end_ns] {
             if mark > now {
@@ -214,17 +256,14 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
             }
         }
         std::thread::sleep(Duration::from_nanos(next - now));
-        let now = clock.now();
-        if cpu_start.is_none() && now >= plan.measure_start_ns {
-            cpu_start = Some(self_usage().0);
-        }
-        if cpu_end.is_none() && now >= plan.end_ns {
-            cpu_end = Some(self_usage().0);
-        }
-        while let Ok(interval) = interval_rx.try_recv() {
-            timeline.add(interval);
-        }
-        progress.tick(now, timeline.latest_p99());
+    }
+    if cpu_start.is_none() {
+        cpu_start = Some(self_usage().0);
+        edge(Edge::Start);
+    }
+    if cpu_end.is_none() {
+        cpu_end = Some(self_usage().0);
+        edge(Edge::End);
     }
     let mut totals = Totals::default();
     let mut errors = Vec::new();

@@ -210,6 +210,7 @@ fn options() -> Options {
         cpus: None,
         progress: false,
         label: "test".into(),
+        on_window: None,
     }
 }
 

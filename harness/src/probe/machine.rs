@@ -40,7 +40,7 @@ impl Machine {
                 .then(|| "/proc/cpuinfo has no `model name` line".to_owned()),
             cpu_model,
             cpus_online: online,
-            cpus_available: crate::placement::available_cpus().unwrap_or_default(),
+            cpus_available: crate::placement::initial_cpus().unwrap_or_default(),
             kernel: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "unknown".to_owned()),

@@ -2,5 +2,10 @@
 //! affinity), and the machine it ran on.
 
 mod machine;
+pub mod procfs;
+pub mod sampler;
+pub mod usage;
 
 pub use machine::Machine;
+pub use procfs::{Process, Reading};
+pub use usage::{ServerUsage, Watch};

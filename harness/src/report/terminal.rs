@@ -12,6 +12,10 @@ fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
 }
 
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
 fn summary_line(label: &str, s: Option<&Summary>) -> String {
     match s {
         None => format!("  {label:<22} (no successful requests)\n"),
@@ -74,15 +78,53 @@ pub fn run_block(run: &RunRecord) -> String {
             run.message_latency_us.as_ref(),
         ));
     }
+    match &run.server {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "  service CPU:    {:.2} CPU-s over the window ({:.0}% of one core), {} µs/request, {} requests/CPU-s; CPUs {}, --workers {}",
+                s.cpu_seconds,
+                s.cpu_pct,
+                s.cpu_us_per_request
+                    .map_or("-".to_owned(), |v| format!("{v:.1}")),
+                s.requests_per_cpu_second
+                    .map_or("-".to_owned(), |v| format!("{v:.0}")),
+                crate::placement::format_cpus(&s.pid_cpus),
+                s.workers
+            );
+            let _ = writeln!(
+                out,
+                "  service memory: RSS idle {} / peak {} / after {} MiB; anonymous idle {} / peak {} / after {} MiB",
+                mib(s.rss_kib.idle),
+                mib(s.rss_kib.peak),
+                mib(s.rss_kib.after),
+                mib(s.anon_rss_kib.idle),
+                mib(s.anon_rss_kib.peak),
+                mib(s.anon_rss_kib.after)
+            );
+        }
+        None => {
+            if let Some(note) = &run.server_note {
+                let _ = writeln!(out, "  service CPU and memory: {note}");
+            }
+        }
+    }
     let _ = writeln!(
         out,
-        "  load generator: {:.2} CPU-s over {:.1} s ({:.0}% of one core), {} workers, max RSS {:.1} MiB",
+        "  load generator: {:.2} CPU-s over {:.1} s ({:.0}% of one core), {} µs/request, {} workers on CPUs {}, max RSS {:.1} MiB",
         run.loadgen.cpu_seconds,
         run.duration_s,
         100.0 * run.loadgen.cpu_seconds / run.duration_s.max(f64::MIN_POSITIVE),
+        run.loadgen
+            .cpu_us_per_request
+            .map_or("-".to_owned(), |v| format!("{v:.1}")),
         run.loadgen.workers,
+        crate::placement::format_cpus(&run.loadgen.cpus),
         run.loadgen.max_rss_kib as f64 / 1024.0
     );
+    for warning in &run.placement_warnings {
+        let _ = writeln!(out, "  placement warning: {warning}");
+    }
     if let Some(streams) = &run.http2_max_concurrent_streams {
         let _ = writeln!(
             out,
@@ -112,7 +154,7 @@ pub fn table(runs: &[RunRecord]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<6} {:<22} {:<6} {:<6} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  flags",
+        "{:<6} {:<22} {:<6} {:<6} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  flags",
         "target",
         "scenario",
         "proto",
@@ -126,7 +168,9 @@ pub fn table(runs: &[RunRecord]) -> String {
         "p99 ms",
         "p99.9 ms",
         "max ms",
-        "lag p99"
+        "lag p99",
+        "µs/req",
+        "peak MiB"
     );
     for run in runs {
         let l = run.latency_us.as_ref();
@@ -140,7 +184,7 @@ pub fn table(runs: &[RunRecord]) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<6} {:<22} {:<6} {:<6} {:>10} {:>10.1} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+            "{:<6} {:<22} {:<6} {:<6} {:>10} {:>10.1} {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
             run.target,
             run.scenario,
             run.protocol,
@@ -158,6 +202,13 @@ pub fn table(runs: &[RunRecord]) -> String {
             run.scheduler_lag_us
                 .as_ref()
                 .map_or("-".to_owned(), |s| ms(s.p99)),
+            run.server
+                .as_ref()
+                .and_then(|s| s.cpu_us_per_request)
+                .map_or("-".to_owned(), |v| format!("{v:.1}")),
+            run.server
+                .as_ref()
+                .map_or("-".to_owned(), |s| mib(s.rss_kib.peak)),
             flags.join(",")
         );
     }

@@ -1,0 +1,135 @@
+//! A thread that reads a process's memory and CPU at a fixed period.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::procfs::{Process, Reading};
+
+/// One reading, `at` after the sampler's origin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub at: Duration,
+    pub reading: Reading,
+}
+
+/// Samples a process on a fixed grid (`origin + k × period`, so a slow read
+/// does not shift later samples) until stopped or until the process is gone.
+pub struct Sampler {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    pub fn start(process: Process, origin: Instant, period: Duration) -> std::io::Result<Self> {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (stop, stopped) = mpsc::channel();
+        let shared = samples.clone();
+        let thread = std::thread::Builder::new()
+            .name("probe-sampler".to_owned())
+            .spawn(move || {
+                let mut k = 0u32;
+                loop {
+                    let Ok(reading) = process.read() else {
+                        return; // the process has exited
+                    };
+                    let at = origin.elapsed();
+                    shared
+                        .lock()
+                        .expect("sampler lock")
+                        .push(Sample { at, reading });
+                    k += 1;
+                    let mut next = origin + period * k;
+                    let now = Instant::now();
+                    while next <= now {
+                        // Fell behind (a stalled machine): skip missed slots.
+                        k += 1;
+                        next = origin + period * k;
+                    }
+                    match stopped.recv_timeout(next - now) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })?;
+        Ok(Self {
+            samples,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The highest anonymous RSS sampled at or after `since`.
+    pub fn max_anon_since(&self, since: Duration) -> Option<u64> {
+        let samples = self.samples.lock().expect("sampler lock");
+        samples
+            .iter()
+            .filter(|s| s.at >= since)
+            .map(|s| s.reading.anon_rss_kib)
+            .max()
+    }
+
+    /// Stops sampling and returns every sample.
+    pub fn stop(mut self) -> Vec<Sample> {
+        self.halt();
+        std::mem::take(&mut *self.samples.lock().expect("sampler lock"))
+    }
+
+    fn halt(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_this_process_ten_times_a_second() {
+        let origin = Instant::now();
+        let sampler = Sampler::start(
+            Process::new(std::process::id()),
+            origin,
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(1050));
+        let samples = sampler.stop();
+        // Slots at 0, 100, …, 1000 ms; a loaded machine may skip one or two.
+        assert!((9..=11).contains(&samples.len()), "{}", samples.len());
+        for pair in samples.windows(2) {
+            assert!(pair[1].at > pair[0].at);
+            assert!(pair[1].reading.cpu_seconds >= pair[0].reading.cpu_seconds);
+        }
+        assert!(samples.iter().all(|s| s.reading.rss_kib > 0));
+    }
+
+    #[test]
+    fn stops_by_itself_when_the_process_is_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .unwrap();
+        let sampler = Sampler::start(
+            Process::new(child.id()),
+            Instant::now(),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+        child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let n = sampler.stop().len();
+        assert!((3..=15).contains(&n), "{n}");
+    }
+}

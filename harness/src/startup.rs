@@ -1,0 +1,629 @@
+//! `harness startup`: how long a service takes from spawn to ready (HTTP
+//! `/health` 200 and gRPC health SERVING) and from SIGTERM to exit, over
+//! fresh processes. Run 1 of each target is cold: the binary is evicted from
+//! the page cache first.
+//!
+//! The service runs on the server CPUs; two polling threads (HTTP and gRPC)
+//! run on the generator's CPUs, so polling tightly does not slow the service.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, IsTerminal as _, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::placement::{Placement, format_cpus};
+use crate::results::ResultsFile;
+use crate::target::{Layout, Target};
+
+/// How long one readiness attempt (connect, request, answer) may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Fresh processes per target (at least 1); run 1 is cold.
+    pub runs: usize,
+    /// The service runs on `server_cpus` with `--workers` set to their count;
+    /// `loadgen_cpus` and `warnings` are recorded.
+    pub placement: Placement,
+    /// Pause between failed readiness attempts.
+    pub poll_interval: Duration,
+    /// Give up on a start, or on a stop, after this long.
+    pub timeout: Duration,
+    /// Extra environment variables for the service.
+    pub env: Vec<(String, String)>,
+    /// Show `startup TARGET: i/n` on stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    /// 20 runs, polled every 100 µs, 20 s timeout, no extra environment.
+    pub fn new(placement: Placement) -> Self {
+        Self {
+            runs: 20,
+            placement,
+            poll_interval: Duration::from_micros(100),
+            timeout: Duration::from_secs(20),
+            env: Vec::new(),
+            progress: false,
+        }
+    }
+}
+
+/// One target's entry in `startup[]` of `results.json` (reports/README.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub target: String,
+    pub runs: usize,
+    pub server_cpus: Vec<usize>,
+    pub loadgen_cpus: Vec<usize>,
+    pub workers: usize,
+    /// What run 1 started from: whether the binary was evicted from the page cache.
+    pub cache: String,
+    pub poll_interval_us: u64,
+    /// Spawn to both HTTP and gRPC ready (the later of the two).
+    pub ready_ms: Stats,
+    /// Spawn to the first `GET /health` answered 200.
+    pub http_ready_ms: Stats,
+    /// Spawn to the first gRPC health check answered SERVING.
+    pub grpc_ready_ms: Stats,
+    /// SIGTERM to the process reaped.
+    pub exit_ms: Stats,
+    pub placement_warnings: Vec<String>,
+}
+
+/// Milliseconds with microsecond precision. Percentiles are nearest-rank:
+/// the p-th percentile of n samples is the ⌈p·n/100⌉-th smallest, so it is
+/// always one of the samples (n = 20: p50 is the 10th, p90 the 18th).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub max: f64,
+    /// In run order: `samples[0]` is the cold run.
+    pub samples: Vec<f64>,
+}
+
+impl Stats {
+    /// `None` without samples.
+    pub fn of(samples: &[Duration]) -> Option<Self> {
+        let samples: Vec<f64> = samples.iter().map(|d| millis(*d)).collect();
+        let mut sorted = samples.clone();
+        sorted.sort_by(f64::total_cmp);
+        Some(Self {
+            min: *sorted.first()?,
+            p50: nearest_rank(&sorted, 50),
+            p90: nearest_rank(&sorted, 90),
+            max: *sorted.last()?,
+            samples,
+        })
+    }
+}
+
+/// The `percent`-th percentile of non-empty `sorted` by the nearest-rank rule.
+fn nearest_rank(sorted: &[f64], percent: usize) -> f64 {
+    let rank = (percent * sorted.len())
+        .div_ceil(100)
+        .clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Whole microseconds, as milliseconds.
+fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// `harness startup`: builds the targets unless `build` is false, pins the
+/// calling thread to the generator's CPUs, measures each target, prints its
+/// table and adds its record to `out/results.json`.
+pub fn run(
+    layout: &Layout,
+    targets: &[Target],
+    options: &Options,
+    build: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<Vec<Record>> {
+    if build {
+        for &target in targets {
+            layout.build(target)?;
+        }
+    }
+    // Opened first: `machine.cpus_available` is the affinity the harness started with.
+    let mut results = out.map(ResultsFile::open).transpose()?;
+    // Before the polling threads exist, so that they inherit it.
+    options.placement.pin_self()?;
+    let mut records = Vec::new();
+    for &target in targets {
+        let record = measure(layout, target, options)?;
+        if let Some(file) = &mut results {
+            file.push_startup(&record)?;
+        }
+        print!("\n{}", table(&record));
+        records.push(record);
+    }
+    if let Some(file) = &mut results {
+        file.complete()?;
+        eprintln!("wrote {}", file.path().display());
+    }
+    Ok(records)
+}
+
+/// Starts `target` `options.runs` times, each a fresh process, and times its
+/// start and its stop. Run 1 starts with the binary evicted from the page cache.
+pub fn measure(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Record> {
+    ensure!(options.runs >= 1, "startup needs at least one run");
+    let binary = layout.binary(target);
+    if !binary.is_file() {
+        bail!(
+            "{target}: {} does not exist; build it first with `harness build --target {target}`",
+            binary.display()
+        );
+    }
+    let cache = cache_note(&binary, options.runs);
+    let n = options.runs;
+    let terminal = std::io::stderr().is_terminal();
+    let (mut http, mut grpc, mut ready, mut exit) = (vec![], vec![], vec![], vec![]);
+    for run in 1..=n {
+        if options.progress && terminal {
+            eprint!("\rstartup {target}: {}/{n}", run - 1);
+        }
+        let sample = start_and_stop(target, &binary, options)
+            .with_context(|| format!("{target}: startup run {run} of {n}"))?;
+        http.push(sample.http);
+        grpc.push(sample.grpc);
+        ready.push(sample.http.max(sample.grpc));
+        exit.push(sample.exit);
+    }
+    if options.progress {
+        eprintln!(
+            "{}startup {target}: {n}/{n}",
+            if terminal { "\r" } else { "" }
+        );
+    }
+    let stats = |samples: &[Duration]| Stats::of(samples).context("no samples");
+    Ok(Record {
+        target: target.name().to_owned(),
+        runs: n,
+        server_cpus: options.placement.server_cpus.clone(),
+        loadgen_cpus: options.placement.loadgen_cpus.clone(),
+        workers: options.placement.server_cpus.len(),
+        cache,
+        poll_interval_us: options.poll_interval.as_micros() as u64,
+        ready_ms: stats(&ready)?,
+        http_ready_ms: stats(&http)?,
+        grpc_ready_ms: stats(&grpc)?,
+        exit_ms: stats(&exit)?,
+        placement_warnings: options.placement.warnings.clone(),
+    })
+}
+
+/// One run's times, each from spawn or from SIGTERM.
+struct Sample {
+    http: Duration,
+    grpc: Duration,
+    exit: Duration,
+}
+
+fn start_and_stop(target: Target, binary: &Path, options: &Options) -> anyhow::Result<Sample> {
+    let (http_addr, grpc_addr) = free_ports()?;
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.arg("--http-addr")
+        .arg(http_addr.to_string())
+        .arg("--grpc-addr")
+        .arg(grpc_addr.to_string())
+        .args(["--log-level", "warn", "--workers"])
+        .arg(options.placement.server_cpus.len().to_string())
+        .envs(options.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    crate::placement::pin_command(&mut cmd, &options.placement.server_cpus)?;
+    // A std child: its blocking wait returns the moment the process is reaped.
+    let mut cmd = cmd.into_std();
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("{target}: starting {}", binary.display()))?;
+    let mut stderr = child.stderr.take().context("child stderr is piped")?;
+    let stderr = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let with_stderr = |err: anyhow::Error, stderr: thread::JoinHandle<String>| {
+        let text = stderr.join().unwrap_or_default();
+        if text.trim().is_empty() {
+            err
+        } else {
+            anyhow::anyhow!("{err:#}; its stderr:\n{}", text.trim_end())
+        }
+    };
+    let (http, grpc) = match wait_ready(&mut child, started, http_addr, grpc_addr, options) {
+        Ok(times) => times,
+        Err(err) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(with_stderr(err, stderr));
+        }
+    };
+    let (exit, status) = match stop(&mut child, options.timeout) {
+        Ok(stopped) => stopped,
+        Err(err) => return Err(with_stderr(err, stderr)),
+    };
+    // The pipe closed with the process.
+    let text = stderr.join().unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "{target}: exited with {status} after SIGTERM; its stderr:\n{}",
+            text.trim_end()
+        );
+    }
+    Ok(Sample { http, grpc, exit })
+}
+
+/// Two free loopback addresses (bound to port 0, read, released).
+fn free_ports() -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    let a = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    let b = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok((a.local_addr()?, b.local_addr()?))
+}
+
+/// Polls HTTP and gRPC health in two threads until both are ready; returns
+/// the time from `started` to each. Fails if the child exits first or the
+/// timeout passes. On return no connection of ours is left open.
+fn wait_ready(
+    child: &mut Child,
+    started: Instant,
+    http: SocketAddr,
+    grpc: SocketAddr,
+    options: &Options,
+) -> anyhow::Result<(Duration, Duration)> {
+    let deadline = started + options.timeout;
+    let stop = AtomicBool::new(false);
+    let poll = |what: &str, attempt: &mut dyn FnMut() -> anyhow::Result<Instant>| {
+        loop {
+            let err = match attempt() {
+                Ok(at) => return Ok(at - started),
+                Err(err) => err,
+            };
+            if stop.load(Ordering::Relaxed) {
+                bail!("stopped polling {what}");
+            }
+            if Instant::now() >= deadline {
+                return Err(err.context(format!(
+                    "{what} not ready within {:?} of spawn",
+                    options.timeout
+                )));
+            }
+            thread::sleep(options.poll_interval);
+        }
+    };
+    thread::scope(|scope| {
+        let http_poller = scope.spawn(|| poll("HTTP /health", &mut || http_health(http)));
+        let grpc_poller = scope.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the gRPC poller's runtime")?;
+            // The runtime, and any connection task in it, is gone when this returns.
+            poll("gRPC health", &mut || runtime.block_on(grpc_health(grpc)))
+        });
+        let died = loop {
+            if http_poller.is_finished() && grpc_poller.is_finished() {
+                break None;
+            }
+            match child.try_wait() {
+                Ok(None) => thread::sleep(Duration::from_millis(1)),
+                Ok(Some(status)) => break Some(Ok(status)),
+                Err(err) => break Some(Err(err)),
+            }
+        };
+        if died.is_some() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let http = http_poller.join().expect("the HTTP poller panicked");
+        let grpc = grpc_poller.join().expect("the gRPC poller panicked");
+        match died {
+            Some(Ok(status)) => bail!("exited ({status}) before it was ready"),
+            Some(Err(err)) => Err(err).context("checking on the child"),
+            None => Ok((http?, grpc?)),
+        }
+    })
+}
+
+/// One `GET /health` on a fresh connection, closed after the answer: the
+/// instant the status line said 200.
+fn http_health(addr: SocketAddr) -> anyhow::Result<Instant> {
+    let mut stream = TcpStream::connect_timeout(&addr, ATTEMPT_TIMEOUT)?;
+    // Connecting to a port nobody listens on can, rarely, connect the socket to itself.
+    ensure!(
+        stream.local_addr()? != stream.peer_addr()?,
+        "connected to itself"
+    );
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
+    stream.set_write_timeout(Some(ATTEMPT_TIMEOUT))?;
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let at = Instant::now();
+    std::io::copy(&mut reader, &mut std::io::sink())?;
+    ensure!(
+        status.split_whitespace().nth(1) == Some("200"),
+        "GET /health answered {:?}",
+        status.trim_end()
+    );
+    Ok(at)
+}
+
+/// One `grpc.health.v1.Health/Check` (service "") on a fresh connection,
+/// dropped after the answer: the instant it said SERVING.
+async fn grpc_health(addr: SocketAddr) -> anyhow::Result<Instant> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(ATTEMPT_TIMEOUT)
+        .timeout(ATTEMPT_TIMEOUT)
+        .connect()
+        .await?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner()
+        .status;
+    let at = Instant::now();
+    ensure!(
+        status == ServingStatus::Serving as i32,
+        "gRPC health answered {}",
+        ServingStatus::try_from(status).map_or("an unknown status", |s| s.as_str_name())
+    );
+    Ok(at)
+}
+
+/// Sends SIGTERM and waits until the child is reaped: the time that took, and
+/// how it exited. Kills it after `timeout`.
+fn stop(child: &mut Child, timeout: Duration) -> anyhow::Result<(Duration, ExitStatus)> {
+    let pid = Pid::from_raw(i32::try_from(child.id()).context("pid out of range")?);
+    let (done, watched) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        let watchdog = scope.spawn(move || {
+            let late = watched.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout);
+            if late {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            late
+        });
+        let started = Instant::now();
+        let sent = kill(pid, Signal::SIGTERM);
+        let status = match sent {
+            Ok(()) => child.wait(),
+            Err(_) => {
+                let _ = child.kill();
+                child.wait()
+            }
+        };
+        let took = started.elapsed();
+        drop(done);
+        let killed = watchdog.join().expect("the watchdog panicked");
+        sent.context("sending SIGTERM")?;
+        let status = status.context("waiting for the child")?;
+        if killed {
+            bail!("did not exit within {timeout:?} of SIGTERM; killed");
+        }
+        Ok((took, status))
+    })
+}
+
+/// Evicts `binary` from the page cache and says so, for the `cache` field.
+fn cache_note(binary: &Path, runs: usize) -> String {
+    let warm = match runs {
+        1 => String::new(),
+        2 => "; run 2 warm".to_owned(),
+        n => format!("; runs 2-{n} warm"),
+    };
+    match evict(binary) {
+        Ok((before, after, pages)) => format!(
+            "run 1 cold: binary evicted from the page cache (posix_fadvise DONTNEED; \
+             {before} of {pages} pages resident before, {after} after){warm}"
+        ),
+        Err(err) => {
+            format!("run 1 not known to be cold: evicting the binary failed: {err:#}{warm}")
+        }
+    }
+}
+
+/// Drops the file's pages from the page cache (no root needed; pages another
+/// process has mapped stay). Returns the resident pages before and after, and
+/// the file's pages.
+fn evict(path: &Path) -> anyhow::Result<(usize, usize, usize)> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let (before, pages) = resident_pages(&file)?;
+    posix_fadvise(&file, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .context("posix_fadvise DONTNEED")?;
+    let (after, _) = resident_pages(&file)?;
+    Ok((before, after, pages))
+}
+
+/// Counts the file's pages in the page cache with mincore(2): (resident, total).
+fn resident_pages(file: &File) -> anyhow::Result<(usize, usize)> {
+    use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+    let len = usize::try_from(file.metadata()?.len())?;
+    let Some(len) = NonZeroUsize::new(len) else {
+        return Ok((0, 0));
+    };
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(4096);
+    let mut resident = vec![0u8; len.get().div_ceil(page)];
+    // SAFETY: a fresh read-only mapping of the whole file; mincore writes one
+    // byte per page into `resident`, which has exactly that many; the mapping
+    // is never read and is unmapped before returning.
+    unsafe {
+        let addr = mmap(
+            None,
+            len,
+            ProtFlags::PROT_READ,
+            MapFlags::MAP_SHARED,
+            file,
+            0,
+        )
+        .context("mmap for mincore")?;
+        let counted = nix::errno::Errno::result(nix::libc::mincore(
+            addr.as_ptr(),
+            len.get(),
+            resident.as_mut_ptr(),
+        ));
+        munmap(addr, len.get()).context("munmap")?;
+        counted.context("mincore")?;
+    }
+    let count = resident.iter().filter(|&&b| b & 1 == 1).count();
+    Ok((count, resident.len()))
+}
+
+/// The terminal table of one target: cold sample and min/p50/p90/max, in ms.
+pub fn table(record: &Record) -> String {
+    let mut out = format!(
+        "startup {}: {} runs, server CPUs {} ({} workers), polled from CPUs {} every {}µs\n",
+        record.target,
+        record.runs,
+        format_cpus(&record.server_cpus),
+        record.workers,
+        format_cpus(&record.loadgen_cpus),
+        record.poll_interval_us,
+    );
+    out.push_str(&format!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "ms", "cold", "min", "p50", "p90", "max"
+    ));
+    for (name, stats) in [
+        ("ready", &record.ready_ms),
+        ("http", &record.http_ready_ms),
+        ("grpc", &record.grpc_ready_ms),
+        ("exit", &record.exit_ms),
+    ] {
+        out.push_str(&format!(
+            "{name:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}\n",
+            stats.samples.first().copied().unwrap_or(f64::NAN),
+            stats.min,
+            stats.p50,
+            stats.p90,
+            stats.max
+        ));
+    }
+    out.push_str(&format!("cache: {}\n", record.cache));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(values: &[u64]) -> Vec<Duration> {
+        values.iter().map(|&v| Duration::from_millis(v)).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        // 1..=20 in reverse run order: p50 is the 10th smallest, p90 the 18th.
+        let samples: Vec<u64> = (1..=20).rev().collect();
+        let stats = Stats::of(&ms(&samples)).unwrap();
+        assert_eq!(
+            (stats.min, stats.p50, stats.p90, stats.max),
+            (1.0, 10.0, 18.0, 20.0)
+        );
+        assert_eq!(stats.samples[0], 20.0, "samples stay in run order");
+        let one = Stats::of(&ms(&[7])).unwrap();
+        assert_eq!((one.min, one.p50, one.p90, one.max), (7.0, 7.0, 7.0, 7.0));
+        let three = Stats::of(&ms(&[30, 10, 20])).unwrap();
+        // ⌈1.5⌉ = 2nd and ⌈2.7⌉ = 3rd smallest.
+        assert_eq!((three.p50, three.p90), (20.0, 30.0));
+        let ten = Stats::of(&ms(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).unwrap();
+        assert_eq!((ten.p50, ten.p90), (5.0, 9.0));
+        assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn samples_keep_microseconds() {
+        let stats = Stats::of(&[Duration::from_nanos(12_345_678)]).unwrap();
+        assert_eq!(stats.samples, vec![12.345]);
+        assert_eq!(millis(Duration::from_micros(999)), 0.999);
+    }
+
+    #[test]
+    fn the_table_shows_the_cold_run_and_every_percentile() {
+        let stats = |first: u64| Stats::of(&ms(&[first, 2, 3, 4])).unwrap();
+        let record = Record {
+            target: "rust".into(),
+            runs: 4,
+            server_cpus: vec![0],
+            loadgen_cpus: vec![1],
+            workers: 1,
+            cache: "run 1 cold".into(),
+            poll_interval_us: 100,
+            ready_ms: stats(50),
+            http_ready_ms: stats(40),
+            grpc_ready_ms: stats(30),
+            exit_ms: stats(20),
+            placement_warnings: vec![],
+        };
+        let text = table(&record);
+        assert!(text.contains("4 runs, server CPUs 0 (1 workers), polled from CPUs 1 every 100µs"));
+        // Sorted 2, 3, 4, 50: p50 is the 2nd, p90 the ⌈3.6⌉ = 4th.
+        let ready = text.lines().find(|l| l.starts_with("ready")).unwrap();
+        let cells: Vec<&str> = ready.split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["ready", "50.000", "2.000", "3.000", "50.000", "50.000"]
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("exit ") && l.contains("20.000"))
+        );
+        assert!(text.ends_with("cache: run 1 cold\n"));
+    }
+
+    #[test]
+    fn the_cache_note_names_the_warm_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("binary");
+        std::fs::write(&path, vec![1u8; 3 * 4096]).unwrap();
+        let note = cache_note(&path, 20);
+        assert!(note.starts_with("run 1 cold: binary evicted"), "{note}");
+        assert!(note.contains("of 3 pages resident before"), "{note}");
+        assert!(note.ends_with("; runs 2-20 warm"), "{note}");
+        assert!(!cache_note(&path, 1).contains("warm"));
+        let missing = cache_note(&dir.path().join("nope"), 2);
+        assert!(
+            missing.starts_with("run 1 not known to be cold"),
+            "{missing}"
+        );
+        assert!(missing.ends_with("; run 2 warm"), "{missing}");
+    }
+
+    #[test]
+    fn free_ports_differ() {
+        let (a, b) = free_ports().unwrap();
+        assert_ne!(a.port(), b.port());
+        assert!(a.ip().is_loopback());
+    }
+}
