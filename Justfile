@@ -12,18 +12,21 @@ default:
 
 ## Main jobs
 
-# Build, verify both services, then run every scenario against both; raw results in reports/<run-id>/.
+# Build, verify both services, run every scenario against both (service on one CPU set, harness on
+# another), then time their startup and measure binary and image sizes; raw results in reports/<run-id>/.
 [group('main')]
 bench: build verify
     #!/usr/bin/env bash
     set -euo pipefail
     out="reports/$(date -u +%Y%m%dT%H%M%SZ)"
     {{harness}} run scenarios --target all --no-build --out "$out"
+    {{harness}} startup --target all -n 20 --no-build --out "$out"
+    {{harness}} images --target all --out "$out"
     echo "bench: raw results in $out/results.json (statistics, plots and HTML reports: README, 'Status')"
 
 # Every check CI runs: formatting, lints, unit and integration tests, generated-code drift, conformance, scenarios.
 [group('main')]
-test: build lint rs-test go-test gen-check verify scenarios-check
+test: build lint rs-test go-test gen-check verify scenarios-check probes-check
 
 ## Load
 
@@ -36,7 +39,22 @@ run scenario target="all" *flags="":
 [group('load')]
 scenarios-check:
     {{harness}} validate scenarios
-    {{harness}} run scenarios --target all --no-build --rate 100 --duration 2s --warmup 0s --check --no-spectrum --quiet
+    {{harness}} run scenarios --target all --no-build --rate 100 --duration 2s --warmup 0s --after-wait 1s --check --no-spectrum --quiet
+
+# Startup time of both services (20 fresh processes each), then binary and image sizes; with podman
+# or docker present, every image figure must be measured.
+[group('load')]
+probes-check:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=target/probes-check
+    rm -rf "$out"
+    {{harness}} startup --target all -n 20 --no-build --out "$out"
+    {{harness}} images --target all --out "$out"
+    if command -v podman >/dev/null || command -v docker >/dev/null; then
+        n=$(grep -c '"image_compressed_bytes": [0-9]' "$out/results.json" || true)
+        [ "$n" -eq 2 ] || { echo "probes-check: expected 2 measured images in $out/results.json, found $n" >&2; exit 1; }
+    fi
 
 # The load generator against wrk, and its rate accuracy and memory (needs wrk: Debian package wrk).
 [group('load')]
@@ -56,6 +74,11 @@ build:
 [group('build')]
 verify target="all":
     {{harness}} verify --target {{target}}
+
+# Binary sizes (as built, stripped, static) and FROM-scratch images with podman or docker: just images --out reports/images
+[group('build')]
+images *flags="": build
+    {{harness}} images {{flags}}
 
 ## Checks
 
