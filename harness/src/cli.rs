@@ -50,12 +50,8 @@ enum Command {
         /// Seed of the differential run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Use this rust-svc binary instead of target/release/rust-svc.
-        #[arg(long)]
-        rust_bin: Option<PathBuf>,
-        /// Use this go-svc binary instead of target/go-svc/go-svc.
-        #[arg(long)]
-        go_bin: Option<PathBuf>,
+        #[command(flatten)]
+        binaries: BinaryArgs,
         /// How many differences to print before summarising the rest.
         #[arg(long, default_value_t = 10)]
         max_diffs: usize,
@@ -122,12 +118,8 @@ enum Command {
         /// Use the binaries as they are (no cargo / go build first).
         #[arg(long)]
         no_build: bool,
-        /// Use this rust-svc binary instead of target/release/rust-svc.
-        #[arg(long)]
-        rust_bin: Option<PathBuf>,
-        /// Use this go-svc binary instead of target/go-svc/go-svc.
-        #[arg(long)]
-        go_bin: Option<PathBuf>,
+        #[command(flatten)]
+        binaries: BinaryArgs,
     },
     /// Time each service's start (spawn to ready) and stop (SIGTERM to exit).
     ///
@@ -151,12 +143,8 @@ enum Command {
         /// Use the binaries as they are (no cargo / go build first).
         #[arg(long)]
         no_build: bool,
-        /// Use this rust-svc binary instead of target/release/rust-svc.
-        #[arg(long)]
-        rust_bin: Option<PathBuf>,
-        /// Use this go-svc binary instead of target/go-svc/go-svc.
-        #[arg(long)]
-        go_bin: Option<PathBuf>,
+        #[command(flatten)]
+        binaries: BinaryArgs,
     },
     /// Check the load generator against wrk and its own rate and memory
     /// targets, with the service and the generators on disjoint CPUs.
@@ -209,6 +197,29 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
+}
+
+/// Binaries to use in place of the ones `harness build` makes.
+#[derive(Debug, clap::Args)]
+struct BinaryArgs {
+    /// Use this rust-svc binary instead of target/release/rust-svc.
+    #[arg(long)]
+    rust_bin: Option<PathBuf>,
+    /// Use this go-svc binary instead of target/go-svc/go-svc.
+    #[arg(long)]
+    go_bin: Option<PathBuf>,
+}
+
+impl BinaryArgs {
+    fn apply(self, mut layout: Layout) -> Layout {
+        if let Some(bin) = self.rust_bin {
+            layout.set_binary(Target::Rust, bin);
+        }
+        if let Some(bin) = self.go_bin {
+            layout.set_binary(Target::Go, bin);
+        }
+        layout
+    }
 }
 
 /// Where the service and the harness run (`placement::Placement`).
@@ -309,17 +320,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             requests,
             seed,
-            rust_bin,
-            go_bin,
+            binaries,
             max_diffs,
         } => {
-            let mut layout = layout()?;
-            if let Some(bin) = rust_bin {
-                layout.set_binary(Target::Rust, bin);
-            }
-            if let Some(bin) = go_bin {
-                layout.set_binary(Target::Go, bin);
-            }
+            let layout = binaries.apply(layout()?);
             let options = conformance::Options {
                 differential_requests: requests,
                 seed,
@@ -345,16 +349,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             poll_interval,
             out,
             no_build,
-            rust_bin,
-            go_bin,
+            binaries,
         } => {
-            let mut layout = layout()?;
-            if let Some(bin) = rust_bin {
-                layout.set_binary(Target::Rust, bin);
-            }
-            if let Some(bin) = go_bin {
-                layout.set_binary(Target::Go, bin);
-            }
+            let layout = binaries.apply(layout()?);
             let placement = cpus.resolve()?;
             let options = crate::startup::Options {
                 runs: runs as usize,
@@ -449,8 +446,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_spectrum,
             quiet,
             no_build,
-            rust_bin,
-            go_bin,
+            binaries,
         } => {
             let mut scenarios = load_scenarios(&scenarios)?;
             let overrides = Overrides {
@@ -470,38 +466,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let url_mode = url.is_some();
             let endpoint = match (target, url) {
-                (Some(target), _) => {
-                    let mut layout = layout()?;
-                    if let Some(bin) = rust_bin {
-                        layout.set_binary(Target::Rust, bin);
-                    }
-                    if let Some(bin) = go_bin {
-                        layout.set_binary(Target::Go, bin);
-                    }
-                    Endpoint::Targets(layout, target.targets())
-                }
+                (Some(target), _) => Endpoint::Targets(binaries.apply(layout()?), target.targets()),
                 (None, Some(url)) => Endpoint::Url(runner::parse_url(&url)?),
                 (None, None) => anyhow::bail!("give --target or --url"),
             };
-            let loadgen_cpus_missing = cpus.loadgen_cpus.is_none();
-            let placement = if url_mode && loadgen_cpus_missing {
-                // The service is not ours to place; leave the harness where it is.
+            // With --url the service is not ours to place: the harness stays
+            // where it is unless --loadgen-cpus says otherwise.
+            let pinned = !(url_mode && cpus.loadgen_cpus.is_none());
+            let placement = if pinned {
+                let placement = cpus.resolve()?;
+                // Before any thread exists, so that every thread inherits it.
+                placement.pin_self()?;
+                placement
+            } else {
                 Placement {
                     server_cpus: Vec::new(),
                     loadgen_cpus: crate::placement::available_cpus()?,
                     warnings: Vec::new(),
                 }
-            } else {
-                let placement = cpus.resolve()?;
-                // Before any thread exists, so that every thread inherits it.
-                placement.pin_self()?;
-                placement
             };
             let workers = match workers {
                 Some(n) => n as usize,
                 None => placement.loadgen_cpus.len(),
             };
-            let pinned = !(url_mode && loadgen_cpus_missing);
             let options = RunOptions {
                 load: crate::load::Options {
                     workers,

@@ -254,8 +254,7 @@ fn run_against_a_url_writes_results_json() {
     let text = text(&output);
     assert!(output.status.success(), "{text}");
     assert!(text.contains("Detailed Percentile spectrum"), "{text}");
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("results.json")).unwrap()).unwrap();
+    let results = read_results(out.path());
     assert_eq!(results["schema_version"], 1);
     assert_eq!(results["complete"], true);
     let run = &results["runs"][0];
