@@ -15,4 +15,5 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod startup;
+pub mod stats;
 pub mod target;
