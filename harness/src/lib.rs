@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod images;
 pub mod load;
 pub mod loadgen_bench;
+pub mod pages;
 pub mod placement;
 pub mod probe;
 pub mod report;

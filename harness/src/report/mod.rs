@@ -1,3 +1,97 @@
-//! Reports: what the harness prints and writes about its runs.
+//! Reports: what the harness prints and writes about its runs. `write` turns a
+//! results.json into `report.md`, `index.html`, `plots/*.svg` and
+//! `summary.json` (the headline figures CI's trend page reads).
 
+pub mod analysis;
+pub mod charts;
+pub mod compare;
+pub mod format;
+pub mod html;
+pub mod markdown;
+pub mod plots;
 pub mod terminal;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::results::write_atomically;
+use analysis::Analysis;
+
+/// Renders every report of `results` into `out`; returns the path of index.html.
+pub fn write(results: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    let analysis = analysis::analyse(analysis::read(results)?);
+    std::fs::create_dir_all(out.join("plots"))
+        .with_context(|| format!("creating {}", out.join("plots").display()))?;
+    let charts = charts::all(&analysis)?;
+    for chart in &charts {
+        write_atomically(
+            &out.join("plots").join(format!("{}.svg", chart.name)),
+            chart.svg.as_bytes(),
+        )?;
+    }
+    write_atomically(
+        &out.join("report.md"),
+        markdown::render(&analysis).as_bytes(),
+    )?;
+    let run_id = out
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "run".to_owned());
+    write_atomically(
+        &out.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary(&analysis, &run_id))?,
+    )?;
+    let index = out.join("index.html");
+    write_atomically(&index, html::render(&analysis, &charts).as_bytes())?;
+    eprintln!(
+        "report: {} charts, report.md, index.html and summary.json in {}",
+        charts.len(),
+        out.display()
+    );
+    Ok(index)
+}
+
+/// The headline figures of a run, for the trend page across runs.
+pub fn summary(a: &Analysis, run_id: &str) -> crate::pages::Summary {
+    let env = a.results.environment.as_ref();
+    let unknown = || "unknown".to_owned();
+    crate::pages::Summary {
+        schema_version: crate::pages::SCHEMA_VERSION,
+        run_id: run_id.to_owned(),
+        suite: a
+            .results
+            .suite
+            .as_ref()
+            .map_or_else(unknown, |s| s.name.clone()),
+        commit: env
+            .and_then(|e| e.commit.as_ref().map(|c| c.chars().take(12).collect()))
+            .unwrap_or_else(unknown),
+        dirty: env.and_then(|e| e.dirty).unwrap_or(false),
+        started: env.map_or_else(unknown, |e| e.started.clone()),
+        headlines: a
+            .headlines
+            .iter()
+            .map(|c| crate::pages::Headline {
+                metric: c.metric.clone(),
+                unit: c.unit.to_owned(),
+                better: match c.better {
+                    crate::stats::Better::Lower => "lower".to_owned(),
+                    crate::stats::Better::Higher => "higher".to_owned(),
+                },
+                rust: c.rust,
+                go: c.go,
+                ratio: c.ratio.map(|r| r.estimate),
+                ci_low: c.ratio.map(|r| r.low),
+                ci_high: c.ratio.map(|r| r.high),
+                verdict: c.verdict.map_or("n/a", format::verdict_text).to_owned(),
+                noisy: c.noisy,
+                note: c.note.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,719 @@
+//! The static site's index across benchmark runs.
+//!
+//! CI copies each run's report directory into `SITE/runs/<run-id>/`, with
+//! its `summary.json` (a [`Summary`]). [`build`] reads them all and writes
+//! `SITE/index.html`: one self-contained page (inline CSS and SVG, no
+//! scripts, nothing fetched) with a table of the runs, newest first, and a
+//! trend chart per headline metric across the runs.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::report::plots::{self, TrendSeries};
+
+/// The `schema_version` of the [`Summary`] this code writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The page's title.
+const TITLE: &str = "Rust vs Go benchmark lab: all runs";
+
+/// A run's `summary.json`: what the site index shows of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The run's id, also the name of its directory under `runs/`, e.g.
+    /// "20261130T050000Z".
+    pub run_id: String,
+    /// Which suite ran, e.g. "full" or "quick".
+    pub suite: String,
+    /// The lab's commit (short hash) that ran.
+    pub commit: String,
+    /// Whether the work tree had uncommitted changes.
+    pub dirty: bool,
+    /// When the run started, RFC 3339 in UTC.
+    pub started: String,
+    /// The run's headline comparisons, in the report's order.
+    pub headlines: Vec<Headline>,
+}
+
+/// One headline comparison of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    /// What is compared, e.g. "p99 latency".
+    pub metric: String,
+    /// The unit of `rust` and `go`, e.g. "ms".
+    pub unit: String,
+    /// "lower" or "higher": which way is better.
+    pub better: String,
+    /// Rust's value (median over repetitions), `None` when not measured.
+    pub rust: Option<f64>,
+    /// Go's value (median over repetitions), `None` when not measured.
+    pub go: Option<f64>,
+    /// Go / Rust, `None` when it could not be computed.
+    pub ratio: Option<f64>,
+    /// Lower end of the ratio's 95 % confidence interval.
+    pub ci_low: Option<f64>,
+    /// Upper end of the ratio's 95 % confidence interval.
+    pub ci_high: Option<f64>,
+    /// "Rust better", "Go better" or "no significant difference".
+    pub verdict: String,
+    /// Whether the repetitions varied too much to trust the verdict.
+    pub noisy: bool,
+    /// Why a value is missing, or anything else worth a reader's eye.
+    pub note: Option<String>,
+}
+
+/// One directory under `runs/`: its summary, or why it could not be read.
+struct Run {
+    dir: String,
+    summary: Result<Summary, String>,
+    has_index: bool,
+}
+
+/// Reads `SITE/runs/*/summary.json` and writes `SITE/index.html` (through a
+/// temporary file and a rename), returning its path. A run whose summary is
+/// missing or unreadable is listed with the reason; a site without runs gets
+/// a page that says so.
+pub fn build(site: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(site).with_context(|| format!("creating {}", site.display()))?;
+    let runs = read_runs(&site.join("runs"))?;
+    let html = render(&runs)?;
+    let path = site.join("index.html");
+    write_atomically(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+/// Every run directory, newest first (run ids are UTC timestamps, so they
+/// sort by time).
+fn read_runs(runs_dir: &Path) -> Result<Vec<Run>> {
+    let entries = match fs::read_dir(runs_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", runs_dir.display())),
+    };
+    let mut runs = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", runs_dir.display()))?;
+        let dir = entry.file_name().to_string_lossy().into_owned();
+        if dir.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        let summary = read_summary(&entry.path().join("summary.json"));
+        let has_index = entry.path().join("index.html").is_file();
+        runs.push(Run {
+            dir,
+            summary,
+            has_index,
+        });
+    }
+    runs.sort_by(|a, b| b.dir.cmp(&a.dir));
+    Ok(runs)
+}
+
+fn read_summary(path: &Path) -> Result<Summary, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("no summary.json".to_owned());
+        }
+        Err(e) => return Err(format!("cannot read summary.json: {e}")),
+    };
+    let summary: Summary =
+        serde_json::from_str(&text).map_err(|e| format!("summary.json is not valid: {e}"))?;
+    if summary.schema_version != SCHEMA_VERSION {
+        return Err(format!(
+            "summary.json has schema_version {}, this page reads {SCHEMA_VERSION}",
+            summary.schema_version
+        ));
+    }
+    Ok(summary)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// The metric names across all runs: the newest run's order first, then any
+/// others in the order they are met.
+fn metrics(runs: &[Run]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for run in runs {
+        if let Ok(s) = &run.summary {
+            for h in &s.headlines {
+                if !names.contains(&h.metric) {
+                    names.push(h.metric.clone());
+                }
+            }
+        }
+    }
+    names
+}
+
+fn render(runs: &[Run]) -> Result<String> {
+    let metrics = metrics(runs);
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n<h1>{title}</h1>\n",
+        title = escape(TITLE),
+        css = css(),
+    );
+
+    if runs.is_empty() {
+        html.push_str("<p class=\"empty\">No benchmark runs have been published yet.</p>\n");
+        html.push_str("</body>\n</html>\n");
+        return Ok(html);
+    }
+
+    let readable = runs.iter().filter(|r| r.summary.is_ok()).count();
+    let _ = writeln!(
+        html,
+        "<p>{} run{}, newest first. Each metric cell is the ratio Go / Rust with its 95% \
+         confidence interval [low–high], coloured by the verdict: \
+         <span class=\"v v-rust\">Rust better</span> \
+         <span class=\"v v-go\">Go better</span> \
+         <span class=\"v v-none\">no significant difference</span>. \
+         Hover a cell for the medians and notes.</p>",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+    );
+
+    // The table of runs.
+    html.push_str("<div class=\"scroll\"><table>\n<thead><tr><th>run</th><th>date</th><th>suite</th><th>commit</th>");
+    for m in &metrics {
+        // The unit and direction as the newest run that has the metric says.
+        let about = runs
+            .iter()
+            .filter_map(|r| r.summary.as_ref().ok())
+            .flat_map(|s| &s.headlines)
+            .find(|h| &h.metric == m)
+            .map(|h| format!("{}, {} is better", h.unit, h.better))
+            .unwrap_or_default();
+        let _ = write!(
+            html,
+            "<th>{}<br><small>{}</small></th>",
+            escape(m),
+            escape(&about)
+        );
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for run in runs {
+        html.push_str("<tr>");
+        let _ = write!(html, "<td>{}</td>", run_link(run));
+        match &run.summary {
+            Ok(s) => {
+                let _ = write!(
+                    html,
+                    "<td>{}</td><td>{}</td><td><code>{}</code>{}</td>",
+                    escape(&s.started.replacen('T', " ", 1)),
+                    escape(&s.suite),
+                    escape(&s.commit),
+                    if s.dirty {
+                        " <span class=\"dirty\" title=\"uncommitted changes\">dirty</span>"
+                    } else {
+                        ""
+                    },
+                );
+                for m in &metrics {
+                    html.push_str(&headline_cell(s.headlines.iter().find(|h| &h.metric == m)));
+                }
+            }
+            Err(reason) => {
+                let _ = write!(
+                    html,
+                    "<td colspan=\"{}\" class=\"broken\">{}</td>",
+                    3 + metrics.len(),
+                    escape(reason)
+                );
+            }
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table></div>\n");
+
+    // Trends, oldest run first.
+    html.push_str("<h2>Trends across runs</h2>\n");
+    let chronological: Vec<&Summary> = runs
+        .iter()
+        .rev()
+        .filter_map(|r| r.summary.as_ref().ok())
+        .collect();
+    if chronological.is_empty() || metrics.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p class=\"empty\">No headline metrics to chart ({readable} readable run summaries).</p>"
+        );
+    } else {
+        let labels: Vec<String> = chronological.iter().map(|s| run_label(s)).collect();
+        for m in &metrics {
+            let find = |s: &Summary| s.headlines.iter().find(|h| &h.metric == m).cloned();
+            let found: Vec<Option<Headline>> = chronological.iter().map(|s| find(s)).collect();
+            let unit = found
+                .iter()
+                .flatten()
+                .next()
+                .map(|h| h.unit.clone())
+                .unwrap_or_default();
+            let better = found
+                .iter()
+                .flatten()
+                .next()
+                .map(|h| h.better.clone())
+                .unwrap_or_default();
+            let series = [
+                (
+                    "Rust",
+                    found
+                        .iter()
+                        .map(|h| h.as_ref().and_then(|h| h.rust))
+                        .collect(),
+                ),
+                (
+                    "Go",
+                    found
+                        .iter()
+                        .map(|h| h.as_ref().and_then(|h| h.go))
+                        .collect(),
+                ),
+            ]
+            .map(|(label, values)| TrendSeries {
+                label: label.to_owned(),
+                values,
+            });
+            let y_label = match (unit.is_empty(), better.is_empty()) {
+                (false, false) => format!("{m} ({unit}, {better} is better)"),
+                (false, true) => format!("{m} ({unit})"),
+                _ => m.clone(),
+            };
+            let svg = plots::trend(
+                &format!("{m}: Rust and Go medians"),
+                &labels,
+                &series,
+                &y_label,
+            )?;
+            figure(&mut html, &svg);
+        }
+        let ratio_series: Vec<TrendSeries> = metrics
+            .iter()
+            .map(|m| TrendSeries {
+                label: m.clone(),
+                values: chronological
+                    .iter()
+                    .map(|s| {
+                        s.headlines
+                            .iter()
+                            .find(|h| &h.metric == m)
+                            .and_then(|h| h.ratio)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let svg = plots::trend(
+            "Go / Rust ratio of each metric",
+            &labels,
+            &ratio_series,
+            "Go / Rust",
+        )?;
+        figure(&mut html, &svg);
+    }
+
+    html.push_str("</body>\n</html>\n");
+    Ok(html)
+}
+
+fn figure(html: &mut String, svg: &str) {
+    html.push_str("<figure>\n");
+    html.push_str(svg.trim());
+    html.push_str("\n</figure>\n");
+}
+
+/// The run id, linked to the run's report when it has one.
+fn run_link(run: &Run) -> String {
+    let id = escape(&run.dir);
+    if run.has_index {
+        // The directory name goes into a URL path: escape what is not a
+        // plain path character.
+        format!(
+            "<a href=\"runs/{}/index.html\">{id}</a>",
+            escape(&url_path_segment(&run.dir))
+        )
+    } else {
+        id
+    }
+}
+
+/// The x label of a run in the trend charts: its short commit (with "*"
+/// when dirty), or its id when the commit is unknown.
+fn run_label(s: &Summary) -> String {
+    let commit: String = s.commit.chars().take(7).collect();
+    if commit.is_empty() {
+        s.run_id.clone()
+    } else if s.dirty {
+        format!("{commit}*")
+    } else {
+        commit
+    }
+}
+
+fn headline_cell(h: Option<&Headline>) -> String {
+    let Some(h) = h else {
+        return "<td class=\"missing\">–</td>".to_owned();
+    };
+    let class = match plots::verdict_hex(&h.verdict) {
+        plots::RUST_HEX => "v-rust",
+        plots::GO_HEX => "v-go",
+        _ => "v-none",
+    };
+    let mut tip = format!(
+        "{}: Rust {} {unit}, Go {} {unit} ({} is better)",
+        h.verdict,
+        num(h.rust),
+        num(h.go),
+        h.better,
+        unit = h.unit,
+    );
+    if h.noisy {
+        tip.push_str("; noisy");
+    }
+    if let Some(note) = &h.note {
+        let _ = write!(tip, "; {note}");
+    }
+    let text = match h.ratio.filter(|r| r.is_finite()) {
+        Some(r) => match (h.ci_low, h.ci_high) {
+            (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => {
+                format!("{} [{}–{}]", fmt2(r), fmt2(lo), fmt2(hi))
+            }
+            _ => fmt2(r),
+        },
+        None => "n/a".to_owned(),
+    };
+    let mut cell = format!(
+        "<td class=\"v {class}\" title=\"{}\">{}",
+        escape(&tip),
+        escape(&text)
+    );
+    if h.noisy {
+        cell.push_str(" <span class=\"noisy\">noisy</span>");
+    }
+    if h.ratio.is_none() {
+        if let Some(note) = &h.note {
+            let _ = write!(cell, "<br><small>{}</small>", escape(note));
+        }
+    }
+    cell.push_str("</td>");
+    cell
+}
+
+fn num(v: Option<f64>) -> String {
+    match v.filter(|v| v.is_finite()) {
+        Some(v) => format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned(),
+        None => "n/a".to_owned(),
+    }
+}
+
+fn fmt2(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+fn css() -> String {
+    format!(
+        "body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }}\n\
+         table {{ border-collapse: collapse; font-size: 0.9em; }}\n\
+         th, td {{ border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}\n\
+         th {{ background: #f4f4f4; }}\n\
+         .scroll {{ overflow-x: auto; }}\n\
+         .v {{ border-left: 4px solid {neutral}; white-space: nowrap; }}\n\
+         span.v {{ padding: 0 0.4em; }}\n\
+         .v-rust {{ border-left-color: {rust}; background: #fbe9e6; }}\n\
+         .v-go {{ border-left-color: {go}; background: #e3f6fb; }}\n\
+         .v-none {{ border-left-color: {neutral}; background: #f2f2f2; }}\n\
+         .dirty, .noisy {{ font-size: 0.8em; color: #a15c00; }}\n\
+         .broken {{ color: #a00; }}\n\
+         .empty, .missing {{ color: #777; }}\n\
+         figure {{ margin: 1.5em 0; }}\n\
+         figure svg {{ max-width: 100%; height: auto; }}\n",
+        rust = plots::RUST_HEX,
+        go = plots::GO_HEX,
+        neutral = plots::NEUTRAL_HEX,
+    )
+}
+
+use crate::report::html::escape;
+
+/// `s` percent-encoded for one segment of a URL path.
+fn url_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(run_id: &str, commit: &str, suite: &str, p99: (f64, f64)) -> Summary {
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            run_id: run_id.to_owned(),
+            suite: suite.to_owned(),
+            commit: commit.to_owned(),
+            dirty: commit == "c5ff78d",
+            started: format!(
+                "{}-{}-{}T05:00:00Z",
+                &run_id[..4],
+                &run_id[4..6],
+                &run_id[6..8]
+            ),
+            headlines: vec![
+                Headline {
+                    metric: "p99 latency".to_owned(),
+                    unit: "ms".to_owned(),
+                    better: "lower".to_owned(),
+                    rust: Some(p99.0),
+                    go: Some(p99.1),
+                    ratio: Some(p99.1 / p99.0),
+                    ci_low: Some(p99.1 / p99.0 * 0.9),
+                    ci_high: Some(p99.1 / p99.0 * 1.1),
+                    verdict: "Rust better".to_owned(),
+                    noisy: false,
+                    note: None,
+                },
+                Headline {
+                    metric: "throughput".to_owned(),
+                    unit: "req/s".to_owned(),
+                    better: "higher".to_owned(),
+                    rust: None,
+                    go: Some(9000.0),
+                    ratio: None,
+                    ci_low: None,
+                    ci_high: None,
+                    verdict: "no significant difference".to_owned(),
+                    noisy: true,
+                    note: Some("Rust's run failed".to_owned()),
+                },
+            ],
+        }
+    }
+
+    fn publish(site: &Path, s: &Summary) {
+        let dir = site.join("runs").join(&s.run_id);
+        fs::create_dir_all(dir.join("plots")).unwrap();
+        fs::write(dir.join("index.html"), "<html></html>").unwrap();
+        fs::write(
+            dir.join("summary.json"),
+            serde_json::to_string_pretty(s).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn svg_count(html: &str) -> usize {
+        html.matches("<svg").count()
+    }
+
+    #[test]
+    fn summary_reads_the_documented_json() {
+        let json = r#"{
+          "schema_version": 1,
+          "run_id": "20261130T050000Z",
+          "suite": "full",
+          "commit": "c5ff78d",
+          "dirty": false,
+          "started": "2026-11-30T05:00:00Z",
+          "headlines": [
+            {"metric": "p99 latency", "unit": "ms", "better": "lower",
+             "rust": 1.23, "go": 2.34, "ratio": 1.9, "ci_low": 1.7, "ci_high": 2.1,
+             "verdict": "Rust better", "noisy": false, "note": null},
+            {"metric": "rss", "unit": "MiB", "better": "lower",
+             "rust": null, "go": 20.5, "ratio": null, "ci_low": null, "ci_high": null,
+             "verdict": "no significant difference", "noisy": false, "note": "no samples"}
+          ]
+        }"#;
+        let s: Summary = serde_json::from_str(json).unwrap();
+        assert_eq!(s.headlines[0].ratio, Some(1.9));
+        assert_eq!(s.headlines[1].rust, None);
+        assert_eq!(s.headlines[1].note.as_deref(), Some("no samples"));
+        // Round trip: nulls are written as null.
+        let back = serde_json::to_value(&s).unwrap();
+        assert!(back["headlines"][1]["rust"].is_null());
+        assert_eq!(serde_json::from_value::<Summary>(back).unwrap(), s);
+    }
+
+    #[test]
+    fn index_lists_runs_newest_first_with_trends() {
+        let site = tempfile::tempdir().unwrap();
+        let runs = [
+            summary("20261128T050000Z", "a1b2c3d", "full", (1.2, 2.3)),
+            summary("20261130T050000Z", "c5ff78d", "quick <smoke>", (1.1, 2.4)),
+            summary("20261129T050000Z", "e9f0a1b", "full", (1.3, 2.2)),
+        ];
+        for s in &runs {
+            publish(site.path(), s);
+        }
+        let path = build(site.path()).unwrap();
+        assert_eq!(path, site.path().join("index.html"));
+        let html = fs::read_to_string(&path).unwrap();
+        assert!(html.contains("<title>Rust vs Go benchmark lab: all runs</title>"));
+
+        let pos = |id: &str| {
+            html.find(&format!("<a href=\"runs/{id}/index.html\">{id}</a>"))
+                .unwrap_or_else(|| panic!("no link to {id}"))
+        };
+        assert!(pos("20261130T050000Z") < pos("20261129T050000Z"));
+        assert!(pos("20261129T050000Z") < pos("20261128T050000Z"));
+
+        // Escaped suite name, dirty marker, ratio cells coloured by verdict.
+        assert!(html.contains("quick &lt;smoke&gt;"));
+        assert!(!html.contains("<smoke>"));
+        assert!(html.contains("class=\"dirty\""));
+        assert!(html.contains("<td class=\"v v-rust\""));
+        assert!(html.contains("2.18 [1.96–2.40]"), "ratio of the newest run");
+        assert!(
+            html.contains("Rust&#39;s run failed"),
+            "note of a missing ratio"
+        );
+
+        // A trend per metric and one of the ratios; the x axis is oldest first.
+        assert_eq!(svg_count(&html), 3);
+        assert!(html.contains("p99 latency: Rust and Go medians"));
+        assert!(html.contains("throughput: Rust and Go medians"));
+        assert!(html.contains("Go / Rust ratio of each metric"));
+        // (plotters writes each text on a line of its own)
+        let a = html
+            .find(">\na1b2c3d\n</text>")
+            .expect("oldest commit on the x axis");
+        let c = html
+            .find(">\nc5ff78d*\n</text>")
+            .expect("newest commit, dirty, on the x axis");
+        assert!(a < c);
+        // Self-contained: no scripts, no external references.
+        for bad in ["<script", "http://", "https://", "src="] {
+            let rest = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+            assert!(!rest.contains(bad), "{bad} in the page");
+        }
+        // Nothing left behind from the atomic write.
+        let leftovers: Vec<_> = fs::read_dir(site.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn broken_summaries_are_listed_with_their_error() {
+        let site = tempfile::tempdir().unwrap();
+        publish(
+            site.path(),
+            &summary("20261128T050000Z", "a1b2c3d", "full", (1.2, 2.3)),
+        );
+        let broken = site.path().join("runs/20261129T050000Z");
+        fs::create_dir_all(&broken).unwrap();
+        fs::write(broken.join("summary.json"), "{ not json").unwrap();
+        fs::create_dir_all(site.path().join("runs/20261130T050000Z")).unwrap();
+        let future = site.path().join("runs/20261201T050000Z");
+        fs::create_dir_all(&future).unwrap();
+        let mut v2 =
+            serde_json::to_value(summary("20261201T050000Z", "b", "full", (1.0, 1.0))).unwrap();
+        v2["schema_version"] = 2.into();
+        fs::write(future.join("summary.json"), v2.to_string()).unwrap();
+        // A stray file under runs/ is not a run.
+        fs::write(site.path().join("runs/README"), "x").unwrap();
+
+        let html = fs::read_to_string(build(site.path()).unwrap()).unwrap();
+        assert!(html.contains("summary.json is not valid: "), "{html}");
+        assert!(html.contains("no summary.json"));
+        assert!(html.contains("schema_version 2"));
+        assert!(html.contains("<a href=\"runs/20261128T050000Z/index.html\">"));
+        // Without an index.html the run id is not a link.
+        assert!(html.contains("<td>20261130T050000Z</td>"));
+        assert!(!html.contains("README"));
+        assert!(html.contains("4 runs"));
+        // The readable run still gets its trends.
+        assert_eq!(svg_count(&html), 3);
+    }
+
+    #[test]
+    fn empty_site_says_so() {
+        let site = tempfile::tempdir().unwrap();
+        let html = fs::read_to_string(build(site.path()).unwrap()).unwrap();
+        assert!(html.contains("No benchmark runs have been published yet."));
+        assert_eq!(svg_count(&html), 0);
+        // An empty runs/ directory too, and rebuilding replaces the page.
+        fs::create_dir_all(site.path().join("runs")).unwrap();
+        let html = fs::read_to_string(build(site.path()).unwrap()).unwrap();
+        assert!(html.contains("No benchmark runs have been published yet."));
+    }
+
+    #[test]
+    fn escapes_and_encodes() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+        assert_eq!(url_path_segment("run 1#x"), "run%201%23x");
+    }
+
+    /// Writes a sample site to /tmp/plots-sample/site for a look:
+    /// `cargo test -p harness --lib pages::tests::write_sample_site -- --ignored`.
+    #[test]
+    #[ignore = "writes files to /tmp/plots-sample/site"]
+    fn write_sample_site() {
+        let site = Path::new("/tmp/plots-sample/site");
+        let _ = fs::remove_dir_all(site);
+        for (i, s) in [
+            summary("20261126T050000Z", "1a2b3c4", "full", (1.25, 2.3)),
+            summary("20261127T050000Z", "5d6e7f8", "full", (1.2, 2.35)),
+            summary("20261128T050000Z", "a1b2c3d", "full", (1.3, 2.2)),
+            summary("20261129T050000Z", "e9f0a1b", "quick", (1.1, 2.5)),
+            summary("20261130T050000Z", "c5ff78d", "full", (1.15, 2.4)),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut s = s.clone();
+            if i == 3 {
+                s.headlines[1].rust = Some(12000.0);
+                s.headlines[1].ratio = Some(0.75);
+                s.headlines[1].ci_low = Some(0.7);
+                s.headlines[1].ci_high = Some(0.8);
+                s.headlines[1].verdict = "Go better".to_owned();
+                s.headlines[1].note = None;
+            }
+            publish(site, &s);
+        }
+        let broken = site.join("runs/20261125T050000Z");
+        fs::create_dir_all(&broken).unwrap();
+        fs::write(broken.join("summary.json"), "{").unwrap();
+        build(site).unwrap();
+    }
+}

@@ -1,0 +1,1080 @@
+//! From raw results to verdicts: the statistics of each metric of each
+//! scenario over repetitions, the headline rows of the decision table, and the
+//! runs that were kept out of the statistics (and why). Every renderer
+//! (Markdown, HTML, summary.json, compare) reads this, never results.json.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::stats::{self, Better, Bootstrap, Interval, Verdict};
+
+// ---- input: the parts of results.json the reports read --------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResultsIn {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub complete: bool,
+    #[serde(default)]
+    pub harness_version: Option<String>,
+    #[serde(default)]
+    pub machine: Option<MachineIn>,
+    #[serde(default)]
+    pub suite: Option<SuiteIn>,
+    #[serde(default)]
+    pub environment: Option<EnvironmentIn>,
+    #[serde(default)]
+    pub runs: Vec<RunIn>,
+    #[serde(default)]
+    pub capacity: Vec<CapacityIn>,
+    #[serde(default)]
+    pub failures: Vec<FailureIn>,
+    #[serde(default)]
+    pub startup: Vec<StartupIn>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactIn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MachineIn {
+    pub cpu_model: Option<String>,
+    pub cpus_online: Option<usize>,
+    #[serde(default)]
+    pub cpus_available: Vec<usize>,
+    pub kernel: Option<String>,
+    pub arch: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SuiteIn {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub repetitions: u32,
+    #[serde(default)]
+    pub verified: bool,
+    #[serde(default)]
+    pub idle_wait_s: f64,
+    #[serde(default)]
+    pub after_wait_s: f64,
+    #[serde(default)]
+    pub server_cpus: Vec<usize>,
+    #[serde(default)]
+    pub loadgen_cpus: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvironmentIn {
+    pub rustc: Option<String>,
+    pub go: Option<String>,
+    #[serde(default)]
+    pub libraries: Vec<LibraryIn>,
+    pub commit: Option<String>,
+    pub dirty: Option<bool>,
+    pub harness_version: Option<String>,
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub started: String,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LibraryIn {
+    pub name: String,
+    pub version: Option<String>,
+    pub used_by: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct SummaryIn {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PointIn {
+    pub t_s: f64,
+    pub requests: u64,
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct MemoryIn {
+    pub idle: u64,
+    pub peak: u64,
+    pub after: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhasesIn {
+    pub measure_start: f64,
+    pub measure_end: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerPointIn {
+    pub t_s: f64,
+    pub rss_kib: u64,
+    pub cpu_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerIn {
+    pub cpu_us_per_request: Option<f64>,
+    pub cpu_pct: f64,
+    pub rss_kib: MemoryIn,
+    pub anon_rss_kib: MemoryIn,
+    pub phases_s: PhasesIn,
+    #[serde(default)]
+    pub timeline: Vec<ServerPointIn>,
+    #[serde(default)]
+    pub pid_cpus: Vec<usize>,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoadgenIn {
+    #[serde(default)]
+    pub cpus: Vec<usize>,
+    pub workers: usize,
+    pub cpu_us_per_request: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunIn {
+    pub scenario: String,
+    pub repetition: Option<u32>,
+    #[serde(default)]
+    pub description: String,
+    pub target: String,
+    pub protocol: String,
+    pub model: String,
+    pub call: String,
+    pub stream: Option<String>,
+    pub offered_rps: Option<f64>,
+    pub achieved_rps: f64,
+    pub requests: u64,
+    pub ok: u64,
+    pub dropped: u64,
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub generator_saturated: bool,
+    pub saturation: Option<String>,
+    pub latency_us: Option<SummaryIn>,
+    #[serde(default)]
+    pub histogram: String,
+    #[serde(default)]
+    pub timeline: Vec<PointIn>,
+    pub concurrency: usize,
+    pub connections: usize,
+    pub server: Option<ServerIn>,
+    pub loadgen: LoadgenIn,
+    #[serde(default)]
+    pub slo: SloIn,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SloIn {
+    pub p99_us: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapacityIn {
+    pub scenario: String,
+    pub target: String,
+    pub repetition: u32,
+    pub call: String,
+    pub protocol: String,
+    pub slo_p99_us: u64,
+    pub stage_s: f64,
+    pub concurrency: usize,
+    pub connections: usize,
+    pub capacity_rps: Option<f64>,
+    pub limited_by: String,
+    pub note: Option<String>,
+    pub stages: Vec<CapacityStageIn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapacityStageIn {
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    pub p99_us: Option<u64>,
+    pub held: bool,
+    pub server_cpu_us_per_request: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FailureIn {
+    pub kind: String,
+    pub target: String,
+    pub scenario: String,
+    pub repetition: u32,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatsIn {
+    pub p50: f64,
+    pub p90: f64,
+    pub max: f64,
+    pub samples: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StartupIn {
+    pub target: String,
+    pub runs: usize,
+    pub cache: String,
+    pub ready_ms: StatsIn,
+    pub exit_ms: StatsIn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArtifactIn {
+    pub target: String,
+    pub binary_bytes: u64,
+    pub binary_stripped_bytes: Option<u64>,
+    pub static_binary_bytes: Option<u64>,
+    pub image_bytes: Option<u64>,
+    pub image_compressed_bytes: Option<u64>,
+    pub image_note: Option<String>,
+}
+
+/// Reads a results.json.
+pub fn read(path: &std::path::Path) -> anyhow::Result<ResultsIn> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let results: ResultsIn = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a results file of this harness", path.display()))?;
+    anyhow::ensure!(
+        results.schema_version == crate::results::SCHEMA_VERSION,
+        "{}: schema_version {} (this harness reads {})",
+        path.display(),
+        results.schema_version,
+        crate::results::SCHEMA_VERSION
+    );
+    Ok(results)
+}
+
+// ---- output: what the reports show ----------------------------------------------
+
+/// A metric of runs: how to read it from a run and which way is better.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub better: Better,
+    pub value: fn(&RunIn) -> Option<f64>,
+    /// Only closed-loop runs (open loop's throughput is the offered rate).
+    pub closed_only: bool,
+}
+
+pub const METRICS: &[Metric] = &[
+    Metric {
+        name: "p50 latency",
+        unit: "ms",
+        better: Better::Lower,
+        value: |r| r.latency_us.map(|l| l.p50 as f64 / 1000.0),
+        closed_only: false,
+    },
+    Metric {
+        name: "p99 latency",
+        unit: "ms",
+        better: Better::Lower,
+        value: |r| r.latency_us.map(|l| l.p99 as f64 / 1000.0),
+        closed_only: false,
+    },
+    Metric {
+        name: "p99.9 latency",
+        unit: "ms",
+        better: Better::Lower,
+        value: |r| r.latency_us.map(|l| l.p999 as f64 / 1000.0),
+        closed_only: false,
+    },
+    Metric {
+        name: "throughput",
+        unit: "req/s",
+        better: Better::Higher,
+        value: |r| Some(r.achieved_rps),
+        closed_only: true,
+    },
+    Metric {
+        name: "CPU per request",
+        unit: "µs",
+        better: Better::Lower,
+        value: |r| r.server.as_ref().and_then(|s| s.cpu_us_per_request),
+        closed_only: false,
+    },
+    Metric {
+        name: "idle RSS",
+        unit: "MiB",
+        better: Better::Lower,
+        value: |r| r.server.as_ref().map(|s| s.rss_kib.idle as f64 / 1024.0),
+        closed_only: false,
+    },
+    Metric {
+        name: "peak RSS",
+        unit: "MiB",
+        better: Better::Lower,
+        value: |r| r.server.as_ref().map(|s| s.rss_kib.peak as f64 / 1024.0),
+        closed_only: false,
+    },
+];
+
+pub const RUST: &str = "rust";
+pub const GO: &str = "go";
+
+/// A metric compared between the two targets.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub metric: String,
+    pub unit: &'static str,
+    pub better: Better,
+    /// Medians (or the headline's aggregate); None when not measured.
+    pub rust: Option<f64>,
+    pub go: Option<f64>,
+    /// Go / Rust with a 95% bootstrap interval.
+    pub ratio: Option<Interval>,
+    pub verdict: Option<Verdict>,
+    /// Coefficients of variation across repetitions.
+    pub rust_cv: Option<f64>,
+    pub go_cv: Option<f64>,
+    pub noisy: bool,
+    /// Values per target that entered the statistics.
+    pub rust_n: usize,
+    pub go_n: usize,
+    /// Why a figure is missing, what it aggregates, or what was left out.
+    pub note: Option<String>,
+}
+
+impl Comparison {
+    fn of(
+        metric: &str,
+        unit: &'static str,
+        better: Better,
+        rust: &[f64],
+        go: &[f64],
+        bootstrap: &Bootstrap,
+    ) -> Self {
+        let ratio = stats::ratio_of_medians(go, rust, bootstrap);
+        let rust_cv = stats::cv(rust);
+        let go_cv = stats::cv(go);
+        Self {
+            metric: metric.to_owned(),
+            unit,
+            better,
+            rust: stats::median(rust),
+            go: stats::median(go),
+            verdict: ratio.map(|r| stats::verdict(&r, better)),
+            ratio,
+            noisy: stats::is_noisy(rust) || stats::is_noisy(go),
+            rust_cv,
+            go_cv,
+            rust_n: rust.len(),
+            go_n: go.len(),
+            note: None,
+        }
+    }
+
+    fn unavailable(metric: &str, unit: &'static str, better: Better, why: String) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            unit,
+            better,
+            rust: None,
+            go: None,
+            ratio: None,
+            verdict: None,
+            rust_cv: None,
+            go_cv: None,
+            noisy: false,
+            rust_n: 0,
+            go_n: 0,
+            note: Some(why),
+        }
+    }
+}
+
+/// A run that the statistics leave out, shown in red.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    pub target: String,
+    pub scenario: String,
+    pub repetition: Option<u32>,
+    pub why: String,
+}
+
+/// One scenario: what was measured, and each metric compared.
+#[derive(Debug, Clone)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub description: String,
+    pub protocol: String,
+    pub call: String,
+    pub model: String,
+    /// "open loop at 2000/s" or "closed loop, 32 in flight".
+    pub load: String,
+    pub connections: usize,
+    pub concurrency: usize,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub slo_p99_ms: Option<f64>,
+    /// Runs per target (all, including flagged ones).
+    pub runs: BTreeMap<String, usize>,
+    pub placement: String,
+    pub metrics: Vec<Comparison>,
+    /// Per target: the index (into `Analysis::runs`) of the run whose p99 is
+    /// the median of the kept runs, drawn in the timeline charts.
+    pub representative: BTreeMap<String, usize>,
+    /// Per target: indices of the kept runs (their histograms are merged
+    /// for the percentile spectrum).
+    pub kept: BTreeMap<String, Vec<usize>>,
+    pub flagged: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CapacityReport {
+    pub scenario: String,
+    pub call: String,
+    pub protocol: String,
+    pub slo_p99_ms: f64,
+    pub comparison: Comparison,
+    /// Per target: capacities of each repetition (None: the first stage broke).
+    pub sweeps: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per target: the index (into `Analysis::capacity`) of the median sweep.
+    pub representative: BTreeMap<String, usize>,
+    pub limited_by: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StartupReport {
+    pub ready: Comparison,
+    pub exit: Comparison,
+    /// Per target: the cold run's ready time (run 1, binary evicted).
+    pub cold_ms: BTreeMap<String, f64>,
+    pub p90_ms: BTreeMap<String, f64>,
+    pub max_ms: BTreeMap<String, f64>,
+    pub cache: BTreeMap<String, String>,
+    /// Per target: every ready sample (cold first).
+    pub samples: BTreeMap<String, Vec<f64>>,
+}
+
+pub struct Analysis {
+    pub results: ResultsIn,
+    pub headlines: Vec<Comparison>,
+    pub scenarios: Vec<ScenarioReport>,
+    pub capacity: Vec<CapacityReport>,
+    pub startup: Option<StartupReport>,
+    /// Size comparisons: binary, stripped, image, image gzip.
+    pub sizes: Vec<Comparison>,
+    pub flags: Vec<Flag>,
+}
+
+/// Why a run is kept out of the statistics, if it is.
+pub fn exclusion(run: &RunIn) -> Option<String> {
+    let errors: u64 = run.errors.values().sum();
+    let mut why = Vec::new();
+    if errors > 0 {
+        let kinds: Vec<String> = run.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        why.push(format!("{errors} errors ({})", kinds.join(", ")));
+    }
+    if run.dropped > 0 {
+        why.push(format!("{} requests dropped", run.dropped));
+    }
+    if run.generator_saturated {
+        why.push(format!(
+            "generator saturated ({})",
+            run.saturation.as_deref().unwrap_or("no reason recorded")
+        ));
+    }
+    if run.latency_us.is_none() {
+        why.push("no request succeeded".to_owned());
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+pub fn analyse(results: ResultsIn) -> Analysis {
+    let bootstrap = Bootstrap::default();
+    let mut flags = Vec::new();
+    for f in &results.failures {
+        flags.push(Flag {
+            target: f.target.clone(),
+            scenario: f.scenario.clone(),
+            repetition: Some(f.repetition),
+            why: format!("{} failed: {}", f.kind, f.error),
+        });
+    }
+    let mut names: Vec<String> = Vec::new();
+    for r in &results.runs {
+        if !names.contains(&r.scenario) {
+            names.push(r.scenario.clone());
+        }
+    }
+    let mut scenarios = Vec::new();
+    for name in &names {
+        scenarios.push(scenario_report(&results, name, &bootstrap, &mut flags));
+    }
+    let capacity = capacity_reports(&results, &bootstrap, &mut flags);
+    let startup = startup_report(&results, &bootstrap);
+    let sizes = size_comparisons(&results, &bootstrap);
+    let headlines = headlines(
+        &results,
+        &scenarios,
+        &capacity,
+        startup.as_ref(),
+        &sizes,
+        &bootstrap,
+    );
+    Analysis {
+        results,
+        headlines,
+        scenarios,
+        capacity,
+        startup,
+        sizes,
+        flags,
+    }
+}
+
+fn scenario_report(
+    results: &ResultsIn,
+    name: &str,
+    bootstrap: &Bootstrap,
+    flags: &mut Vec<Flag>,
+) -> ScenarioReport {
+    let indices: Vec<usize> = (0..results.runs.len())
+        .filter(|&i| results.runs[i].scenario == name)
+        .collect();
+    let first = &results.runs[indices[0]];
+    let mut runs = BTreeMap::new();
+    let mut kept: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut flagged = 0;
+    for &i in &indices {
+        let r = &results.runs[i];
+        *runs.entry(r.target.clone()).or_insert(0) += 1;
+        match exclusion(r) {
+            Some(why) => {
+                flagged += 1;
+                flags.push(Flag {
+                    target: r.target.clone(),
+                    scenario: r.scenario.clone(),
+                    repetition: r.repetition,
+                    why,
+                });
+            }
+            None => kept.entry(r.target.clone()).or_default().push(i),
+        }
+    }
+    let values = |target: &str, metric: &Metric| -> Vec<f64> {
+        kept.get(target)
+            .map(|ix| {
+                ix.iter()
+                    .filter_map(|&i| (metric.value)(&results.runs[i]))
+                    .filter(|v| v.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let closed = first.model == "closed";
+    let mut metrics = Vec::new();
+    for metric in METRICS {
+        if metric.closed_only && !closed {
+            continue;
+        }
+        let rust = values(RUST, metric);
+        let go = values(GO, metric);
+        let mut c = Comparison::of(
+            metric.name,
+            metric.unit,
+            metric.better,
+            &rust,
+            &go,
+            bootstrap,
+        );
+        if rust.is_empty() || go.is_empty() {
+            c.note = Some(format!(
+                "not measured for {}",
+                [(RUST, &rust), (GO, &go)]
+                    .iter()
+                    .filter(|(_, v)| v.is_empty())
+                    .map(|(t, _)| *t)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        metrics.push(c);
+    }
+    let mut representative = BTreeMap::new();
+    for (target, ix) in &kept {
+        let mut by_p99: Vec<(u64, usize)> = ix
+            .iter()
+            .filter_map(|&i| results.runs[i].latency_us.map(|l| (l.p99, i)))
+            .collect();
+        by_p99.sort();
+        if let Some(&(_, i)) = by_p99.get((by_p99.len().saturating_sub(1)) / 2) {
+            representative.insert(target.clone(), i);
+        }
+    }
+    let load = match (first.model.as_str(), first.offered_rps) {
+        ("open", Some(rate)) => format!("open loop at {rate:.0}/s"),
+        _ => format!("closed loop, {} in flight", first.concurrency),
+    };
+    let placement = first.server.as_ref().map_or_else(
+        || "service not started by the harness".to_owned(),
+        |s| {
+            format!(
+                "service on CPU {} ({} worker{}), generator on CPU {} ({} worker{})",
+                crate::placement::format_cpus(&s.pid_cpus),
+                s.workers,
+                if s.workers == 1 { "" } else { "s" },
+                crate::placement::format_cpus(&first.loadgen.cpus),
+                first.loadgen.workers,
+                if first.loadgen.workers == 1 { "" } else { "s" },
+            )
+        },
+    );
+    ScenarioReport {
+        name: name.to_owned(),
+        description: first.description.clone(),
+        protocol: first.protocol.clone(),
+        call: first.call.clone(),
+        model: first.model.clone(),
+        load,
+        connections: first.connections,
+        concurrency: first.concurrency,
+        duration_s: first.duration_s,
+        warmup_s: first.warmup_s,
+        slo_p99_ms: first.slo.p99_us.map(|v| v as f64 / 1000.0),
+        runs,
+        placement,
+        metrics,
+        representative,
+        kept,
+        flagged,
+    }
+}
+
+fn capacity_reports(
+    results: &ResultsIn,
+    bootstrap: &Bootstrap,
+    flags: &mut Vec<Flag>,
+) -> Vec<CapacityReport> {
+    let mut names: Vec<&str> = Vec::new();
+    for c in &results.capacity {
+        if !names.contains(&c.scenario.as_str()) {
+            names.push(&c.scenario);
+        }
+    }
+    let mut reports = Vec::new();
+    for name in names {
+        let mut sweeps: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+        let mut limited_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut usable: BTreeMap<String, Vec<(f64, usize)>> = BTreeMap::new();
+        let mut first = None;
+        for (i, c) in results.capacity.iter().enumerate() {
+            if c.scenario != name {
+                continue;
+            }
+            first.get_or_insert(c);
+            sweeps
+                .entry(c.target.clone())
+                .or_default()
+                .push(c.capacity_rps);
+            limited_by
+                .entry(c.target.clone())
+                .or_default()
+                .push(c.limited_by.clone());
+            // A capacity bounded by the generator is not the service's: flag it.
+            if c.limited_by == "generator" {
+                flags.push(Flag {
+                    target: c.target.clone(),
+                    scenario: format!("{name} (capacity)"),
+                    repetition: Some(c.repetition),
+                    why: c
+                        .note
+                        .clone()
+                        .unwrap_or_else(|| "the generator could not keep its schedule".to_owned()),
+                });
+                continue;
+            }
+            if let Some(rate) = c.capacity_rps {
+                usable.entry(c.target.clone()).or_default().push((rate, i));
+            }
+        }
+        let Some(first) = first else { continue };
+        let values = |t: &str| -> Vec<f64> {
+            usable
+                .get(t)
+                .map(|v| v.iter().map(|(r, _)| *r).collect())
+                .unwrap_or_default()
+        };
+        let comparison = Comparison::of(
+            "capacity at SLO",
+            "req/s",
+            Better::Higher,
+            &values(RUST),
+            &values(GO),
+            bootstrap,
+        );
+        let mut comparison = comparison;
+        let at_max = limited_by.values().flatten().all(|l| l == "max rate");
+        if at_max {
+            comparison.note = Some("every sweep held up to its max rate: raise `max`".to_owned());
+        }
+        let mut representative = BTreeMap::new();
+        for (target, v) in &usable {
+            let mut v = v.clone();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            representative.insert(target.clone(), v[(v.len() - 1) / 2].1);
+        }
+        reports.push(CapacityReport {
+            scenario: name.to_owned(),
+            call: first.call.clone(),
+            protocol: first.protocol.clone(),
+            slo_p99_ms: first.slo_p99_us as f64 / 1000.0,
+            comparison,
+            sweeps,
+            representative,
+            limited_by,
+        });
+    }
+    reports
+}
+
+fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupReport> {
+    let find = |t: &str| results.startup.iter().rev().find(|s| s.target == t);
+    let (rust, go) = (find(RUST), find(GO));
+    if rust.is_none() && go.is_none() {
+        return None;
+    }
+    // Warm runs only: run 1 starts with the binary evicted from the page cache.
+    let warm = |s: Option<&StartupIn>, f: fn(&StartupIn) -> &StatsIn| -> Vec<f64> {
+        s.map(|s| f(s).samples.iter().skip(1).copied().collect())
+            .unwrap_or_default()
+    };
+    let mut ready = Comparison::of(
+        "startup (spawn to ready)",
+        "ms",
+        Better::Lower,
+        &warm(rust, |s| &s.ready_ms),
+        &warm(go, |s| &s.ready_ms),
+        bootstrap,
+    );
+    ready.note = Some("median of the warm runs (run 1, cold, is shown apart)".to_owned());
+    let exit = Comparison::of(
+        "stop (SIGTERM to exit)",
+        "ms",
+        Better::Lower,
+        &warm(rust, |s| &s.exit_ms),
+        &warm(go, |s| &s.exit_ms),
+        bootstrap,
+    );
+    let mut report = StartupReport {
+        ready,
+        exit,
+        cold_ms: BTreeMap::new(),
+        p90_ms: BTreeMap::new(),
+        max_ms: BTreeMap::new(),
+        cache: BTreeMap::new(),
+        samples: BTreeMap::new(),
+    };
+    for s in [rust, go].into_iter().flatten() {
+        if let Some(&cold) = s.ready_ms.samples.first() {
+            report.cold_ms.insert(s.target.clone(), cold);
+        }
+        report.p90_ms.insert(s.target.clone(), s.ready_ms.p90);
+        report.max_ms.insert(s.target.clone(), s.ready_ms.max);
+        report.cache.insert(s.target.clone(), s.cache.clone());
+        report
+            .samples
+            .insert(s.target.clone(), s.ready_ms.samples.clone());
+    }
+    Some(report)
+}
+
+/// Sizes are measured once (they are deterministic): the interval is the ratio itself.
+fn size_comparisons(results: &ResultsIn, bootstrap: &Bootstrap) -> Vec<Comparison> {
+    let find = |t: &str| results.artifacts.iter().rev().find(|a| a.target == t);
+    let (rust, go) = (find(RUST), find(GO));
+    if rust.is_none() && go.is_none() {
+        return Vec::new();
+    }
+    type Size = fn(&ArtifactIn) -> Option<u64>;
+    let kinds: [(&str, Size); 5] = [
+        ("binary", |a| Some(a.binary_bytes)),
+        ("binary, stripped", |a| a.binary_stripped_bytes),
+        ("static binary", |a| a.static_binary_bytes),
+        ("image", |a| a.image_bytes),
+        ("image, gzipped layers", |a| a.image_compressed_bytes),
+    ];
+    kinds
+        .iter()
+        .map(|(name, f)| {
+            let mib = |a: Option<&ArtifactIn>| -> Vec<f64> {
+                a.and_then(f)
+                    .map(|b| b as f64 / (1024.0 * 1024.0))
+                    .into_iter()
+                    .collect()
+            };
+            let mut c = Comparison::of(name, "MiB", Better::Lower, &mib(rust), &mib(go), bootstrap);
+            if c.ratio.is_none() {
+                let notes: Vec<String> = [rust, go]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.image_note.as_ref().map(|n| format!("{}: {n}", a.target)))
+                    .collect();
+                c.note = Some(if notes.is_empty() {
+                    "unavailable: not measured for both targets".to_owned()
+                } else {
+                    format!("unavailable: {}", notes.join("; "))
+                });
+            }
+            c
+        })
+        .collect()
+}
+
+/// One geometric-mean row over scenarios for `metric`.
+fn aggregate(
+    title: &str,
+    metric: &str,
+    scenarios: &[&ScenarioReport],
+    results: &ResultsIn,
+    bootstrap: &Bootstrap,
+) -> Comparison {
+    let m = METRICS
+        .iter()
+        .find(|m| m.name == metric)
+        .expect("a known metric");
+    let mut groups = Vec::new();
+    let (mut rust_medians, mut go_medians) = (Vec::new(), Vec::new());
+    let mut noisy = 0;
+    for s in scenarios {
+        let values = |t: &str| -> Vec<f64> {
+            s.kept
+                .get(t)
+                .map(|ix| {
+                    ix.iter()
+                        .filter_map(|&i| (m.value)(&results.runs[i]))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (rust, go) = (values(RUST), values(GO));
+        if rust.is_empty() || go.is_empty() {
+            continue;
+        }
+        if stats::is_noisy(&rust) || stats::is_noisy(&go) {
+            noisy += 1;
+        }
+        rust_medians.extend(stats::median(&rust));
+        go_medians.extend(stats::median(&go));
+        groups.push((go, rust));
+    }
+    if groups.is_empty() {
+        return Comparison::unavailable(
+            title,
+            m.unit,
+            m.better,
+            format!("unavailable: no scenario measured {metric} for both targets"),
+        );
+    }
+    let ratio = stats::geomean_ratio(&groups, bootstrap);
+    let n = groups.len();
+    let what = if n == 1 {
+        format!("1 scenario ({})", scenarios[0].name)
+    } else {
+        format!("geometric mean of {n} scenarios")
+    };
+    Comparison {
+        metric: title.to_owned(),
+        unit: m.unit,
+        better: m.better,
+        rust: stats::geomean(&rust_medians),
+        go: stats::geomean(&go_medians),
+        verdict: ratio.map(|r| stats::verdict(&r, m.better)),
+        ratio,
+        rust_cv: None,
+        go_cv: None,
+        noisy: noisy > 0,
+        rust_n: n,
+        go_n: n,
+        note: Some(if noisy > 0 {
+            format!("{what}; noisy (CV > 10%) in {noisy} of them")
+        } else {
+            what
+        }),
+    }
+}
+
+fn headlines(
+    results: &ResultsIn,
+    scenarios: &[ScenarioReport],
+    capacity: &[CapacityReport],
+    startup: Option<&StartupReport>,
+    sizes: &[Comparison],
+    bootstrap: &Bootstrap,
+) -> Vec<Comparison> {
+    let open: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.model == "open").collect();
+    let closed: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.model == "closed").collect();
+    let all: Vec<&ScenarioReport> = scenarios.iter().collect();
+    let mut rows = vec![
+        aggregate("p99 latency", "p99 latency", &open, results, bootstrap),
+        aggregate(
+            "throughput (closed loop)",
+            "throughput",
+            &closed,
+            results,
+            bootstrap,
+        ),
+    ];
+    rows.push(match capacity {
+        [] => Comparison::unavailable(
+            "capacity at SLO",
+            "req/s",
+            Better::Higher,
+            "unavailable: this suite has no capacity sweep (just bench-full has)".to_owned(),
+        ),
+        [one] => {
+            let mut c = one.comparison.clone();
+            c.note = Some(match &c.note {
+                Some(note) => format!("1 scenario ({}); {note}", one.scenario),
+                None => format!("1 scenario ({})", one.scenario),
+            });
+            c
+        }
+        many => {
+            let groups: Vec<(Vec<f64>, Vec<f64>)> = many
+                .iter()
+                .map(|c| {
+                    let v = |t: &str| -> Vec<f64> {
+                        c.sweeps
+                            .get(t)
+                            .map(|s| s.iter().flatten().copied().collect())
+                            .unwrap_or_default()
+                    };
+                    (v(GO), v(RUST))
+                })
+                .collect();
+            let ratio = stats::geomean_ratio(&groups, bootstrap);
+            let med = |t: &str| -> Vec<f64> {
+                many.iter()
+                    .filter_map(|c| {
+                        if t == RUST {
+                            c.comparison.rust
+                        } else {
+                            c.comparison.go
+                        }
+                    })
+                    .collect()
+            };
+            Comparison {
+                metric: "capacity at SLO".to_owned(),
+                unit: "req/s",
+                better: Better::Higher,
+                rust: stats::geomean(&med(RUST)),
+                go: stats::geomean(&med(GO)),
+                verdict: ratio.map(|r| stats::verdict(&r, Better::Higher)),
+                ratio,
+                rust_cv: None,
+                go_cv: None,
+                noisy: many.iter().any(|c| c.comparison.noisy),
+                rust_n: many.len(),
+                go_n: many.len(),
+                note: Some(format!("geometric mean of {} scenarios", many.len())),
+            }
+        }
+    });
+    rows.push(aggregate(
+        "CPU per request",
+        "CPU per request",
+        &all,
+        results,
+        bootstrap,
+    ));
+    // Idle memory is the same measurement in every run (a fresh service): pool them.
+    let idle = |t: &str| -> Vec<f64> {
+        scenarios
+            .iter()
+            .flat_map(|s| s.kept.get(t).into_iter().flatten())
+            .filter_map(|&i| results.runs[i].server.as_ref())
+            .map(|s| s.rss_kib.idle as f64 / 1024.0)
+            .collect()
+    };
+    let mut idle_row = Comparison::of(
+        "idle memory (RSS)",
+        "MiB",
+        Better::Lower,
+        &idle(RUST),
+        &idle(GO),
+        bootstrap,
+    );
+    idle_row.note = Some(format!(
+        "median over every fresh service ({} and {} runs)",
+        idle_row.rust_n, idle_row.go_n
+    ));
+    if idle_row.ratio.is_none() {
+        idle_row.note = Some("unavailable: no run measured the service's memory".to_owned());
+    }
+    rows.push(idle_row);
+    rows.push(aggregate(
+        "peak memory (RSS)",
+        "peak RSS",
+        &all,
+        results,
+        bootstrap,
+    ));
+    rows.push(match startup {
+        Some(s) => s.ready.clone(),
+        None => Comparison::unavailable(
+            "startup (spawn to ready)",
+            "ms",
+            Better::Lower,
+            "unavailable: this run did not time startup".to_owned(),
+        ),
+    });
+    rows.push(match sizes.iter().find(|c| c.metric == "image") {
+        Some(c) => {
+            let mut c = c.clone();
+            c.metric = "image size".to_owned();
+            if c.note.is_none() {
+                c.note =
+                    Some("FROM scratch, static binary; measured once (deterministic)".to_owned());
+            }
+            c
+        }
+        None => Comparison::unavailable(
+            "image size",
+            "MiB",
+            Better::Lower,
+            "unavailable: this run did not measure images".to_owned(),
+        ),
+    });
+    rows
+}
+
+impl Analysis {
+    /// A metric's values over the kept repetitions of one target in one scenario.
+    pub fn values(&self, scenario: &ScenarioReport, target: &str, metric: &Metric) -> Vec<f64> {
+        scenario
+            .kept
+            .get(target)
+            .map(|ix| {
+                ix.iter()
+                    .filter_map(|&i| (metric.value)(&self.results.runs[i]))
+                    .filter(|v| v.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,267 @@
+//! The report's charts: which runs each one draws, turned into `plots` input.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+
+use super::analysis::{Analysis, GO, RUST, RunIn};
+use super::format::verdict_text;
+use super::plots;
+
+/// One chart: `plots/<name>.svg`.
+pub struct Chart {
+    pub name: String,
+    pub caption: String,
+    pub svg: String,
+}
+
+fn label(target: &str) -> String {
+    match target {
+        RUST => "Rust".to_owned(),
+        GO => "Go".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Decodes a run's latency histogram (V2 + deflate, base64, µs).
+pub fn histogram(run: &RunIn) -> anyhow::Result<Histogram<u64>> {
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&run.histogram)
+        .context("histogram is not base64")?;
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| anyhow::anyhow!("histogram does not decode: {e:?}"))
+}
+
+pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    let runs = &a.results.runs;
+
+    let rows: Vec<plots::RatioRow> = a
+        .headlines
+        .iter()
+        .filter_map(|c| {
+            let r = c.ratio?;
+            Some(plots::RatioRow {
+                label: c.metric.clone(),
+                estimate: r.estimate,
+                low: r.low,
+                high: r.high,
+                verdict: c.verdict.map_or("n/a", verdict_text).to_owned(),
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        charts.push(Chart {
+            name: "ratios-headline".to_owned(),
+            caption: "Go / Rust of each headline metric with its 95% bootstrap interval (log \
+                      scale). Left of 1: Go's figure is lower; right of 1: Go's is higher."
+                .to_owned(),
+            svg: plots::ratios("Decision table: Go / Rust", &rows)?,
+        });
+    }
+    let p99_rows: Vec<plots::RatioRow> = a
+        .scenarios
+        .iter()
+        .filter_map(|s| {
+            let c = s.metrics.iter().find(|m| m.metric == "p99 latency")?;
+            let r = c.ratio?;
+            Some(plots::RatioRow {
+                label: s.name.clone(),
+                estimate: r.estimate,
+                low: r.low,
+                high: r.high,
+                verdict: c.verdict.map_or("n/a", verdict_text).to_owned(),
+            })
+        })
+        .collect();
+    if !p99_rows.is_empty() {
+        charts.push(Chart {
+            name: "ratios-p99".to_owned(),
+            caption: "p99 latency per scenario, Go / Rust with 95% bootstrap intervals (log \
+                      scale; right of 1: Rust is faster)."
+                .to_owned(),
+            svg: plots::ratios("p99 latency: Go / Rust per scenario", &p99_rows)?,
+        });
+    }
+
+    for s in &a.scenarios {
+        // Spectrum: every kept repetition's histogram, merged per target.
+        let mut series = Vec::new();
+        for (target, ix) in &s.kept {
+            let mut merged: Option<Histogram<u64>> = None;
+            for &i in ix {
+                let h = histogram(&runs[i])
+                    .with_context(|| format!("{} {} repetition", s.name, target))?;
+                match &mut merged {
+                    Some(m) => m
+                        .add(&h)
+                        .map_err(|e| anyhow::anyhow!("merging histograms: {e:?}"))?,
+                    None => merged = Some(h),
+                }
+            }
+            if let Some(h) = merged {
+                series.push(plots::SpectrumSeries {
+                    label: format!("{} ({} runs)", label(target), ix.len()),
+                    points: plots::spectrum_points(&h, 1000.0),
+                });
+            }
+        }
+        charts.push(Chart {
+            name: format!("spectrum-{}", s.name),
+            caption: "Latency by percentile (coordinated-omission corrected: from each \
+                      request's intended start), all kept repetitions merged."
+                .to_owned(),
+            svg: plots::spectrum(&format!("{}: latency by percentile", s.name), &series)?,
+        });
+
+        let representative: BTreeMap<&String, &RunIn> = s
+            .representative
+            .iter()
+            .map(|(t, &i)| (t, &runs[i]))
+            .collect();
+        let reps: Vec<String> = representative
+            .iter()
+            .map(|(t, r)| {
+                format!(
+                    "{} repetition {}",
+                    label(t),
+                    r.repetition.map_or("-".to_owned(), |n| n.to_string())
+                )
+            })
+            .collect();
+        let timeline: Vec<plots::TimelineSeries> = representative
+            .iter()
+            .map(|(t, r)| plots::TimelineSeries {
+                label: label(t),
+                points: r
+                    .timeline
+                    .iter()
+                    .map(|p| plots::TimelinePoint {
+                        t_s: p.t_s,
+                        p50_ms: p.p50_us.map(|v| v as f64 / 1000.0),
+                        p99_ms: p.p99_us.map(|v| v as f64 / 1000.0),
+                        rps: p.requests as f64,
+                    })
+                    .collect(),
+            })
+            .collect();
+        charts.push(Chart {
+            name: format!("timeline-{}", s.name),
+            caption: format!(
+                "Per second of the measured window: p50 and p99 latency, and requests \
+                 completed. The run with the median p99 of each target: {}.",
+                reps.join(", ")
+            ),
+            svg: plots::timeline(
+                &format!("{}: latency and throughput over time", s.name),
+                &timeline,
+            )?,
+        });
+        let usage: Vec<plots::UsageSeries> = representative
+            .iter()
+            .filter_map(|(t, r)| {
+                let server = r.server.as_ref()?;
+                Some(plots::UsageSeries {
+                    label: label(t),
+                    points: server
+                        .timeline
+                        .iter()
+                        .map(|p| (p.t_s, p.rss_kib as f64 / 1024.0, p.cpu_pct))
+                        .collect(),
+                    load_window: Some((server.phases_s.measure_start, server.phases_s.measure_end)),
+                })
+            })
+            .collect();
+        charts.push(Chart {
+            name: format!("usage-{}", s.name),
+            caption: format!(
+                "The service's RSS and CPU (% of one core) at 10 Hz, from start to stop; the \
+                 band is the measured window. Same runs as the timeline: {}.",
+                reps.join(", ")
+            ),
+            svg: plots::server_usage(&format!("{}: service memory and CPU", s.name), &usage)?,
+        });
+    }
+
+    for c in &a.capacity {
+        let series: Vec<plots::CapacitySeries> = c
+            .representative
+            .iter()
+            .map(|(t, &i)| {
+                let sweep = &a.results.capacity[i];
+                let mut stages: Vec<plots::CapacityStage> = sweep
+                    .stages
+                    .iter()
+                    .map(|s| plots::CapacityStage {
+                        offered_rps: s.offered_rps,
+                        achieved_rps: s.achieved_rps,
+                        p99_ms: s.p99_us.map(|v| v as f64 / 1000.0),
+                        held: s.held,
+                    })
+                    .collect();
+                stages.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
+                plots::CapacitySeries {
+                    label: format!("{} (repetition {})", label(t), sweep.repetition),
+                    stages,
+                    capacity_rps: sweep.capacity_rps,
+                }
+            })
+            .collect();
+        charts.push(Chart {
+            name: format!("capacity-{}", c.scenario),
+            caption: "Each stage of the sweep with the median capacity of each target: p99 \
+                      against the offered rate (hollow: the stage broke), and achieved against \
+                      offered."
+                .to_owned(),
+            svg: plots::capacity(
+                &format!("{}: capacity at SLO", c.scenario),
+                Some(c.slo_p99_ms),
+                &series,
+            )?,
+        });
+    }
+
+    if let Some(s) = &a.startup {
+        let series: Vec<plots::StartupSeries> = s
+            .samples
+            .iter()
+            .map(|(t, samples)| plots::StartupSeries {
+                label: format!("{} ({} runs, first cold)", label(t), samples.len()),
+                samples_ms: samples.clone(),
+            })
+            .collect();
+        charts.push(Chart {
+            name: "startup".to_owned(),
+            caption: "Spawn to ready (HTTP /health 200 and gRPC SERVING) of every run, as a \
+                      cumulative distribution."
+                .to_owned(),
+            svg: plots::startup("Startup: spawn to ready", &series)?,
+        });
+    }
+
+    if !a.sizes.is_empty() {
+        let categories: Vec<String> = a.sizes.iter().map(|c| c.metric.clone()).collect();
+        let series = vec![
+            plots::BarSeries {
+                label: "Rust".to_owned(),
+                values: a.sizes.iter().map(|c| c.rust).collect(),
+            },
+            plots::BarSeries {
+                label: "Go".to_owned(),
+                values: a.sizes.iter().map(|c| c.go).collect(),
+            },
+        ];
+        charts.push(Chart {
+            name: "sizes".to_owned(),
+            caption: "Binary sizes as built, stripped and static, and the FROM-scratch image \
+                      (unpacked, and its layers gzipped), in MiB."
+                .to_owned(),
+            svg: plots::sizes("Binary and image size (MiB)", &categories, &series)?,
+        });
+    }
+    Ok(charts)
+}

@@ -1,0 +1,314 @@
+//! `harness compare BASE HEAD`: how each metric moved between two runs of the
+//! lab, per target and scenario, as head / base of the medians with a 95%
+//! bootstrap interval. A regression is a change whose whole interval lies on
+//! the worse side and whose estimate moved by more than the threshold.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::analysis::{self, Analysis, GO, METRICS, RUST};
+use super::format::{interval_or_na, number, with_unit};
+use crate::stats::{self, Better, Bootstrap, Change, Interval};
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The scenario, or "startup", "size", "capacity: <scenario>".
+    pub scope: String,
+    pub target: &'static str,
+    pub metric: String,
+    pub unit: &'static str,
+    pub better: Better,
+    pub base: Option<f64>,
+    pub head: Option<f64>,
+    /// head / base.
+    pub ratio: Option<Interval>,
+    pub change: Option<Change>,
+    pub noisy: bool,
+}
+
+pub struct Comparison {
+    pub base: String,
+    pub head: String,
+    pub threshold: f64,
+    pub rows: Vec<Row>,
+    /// Scenarios only one of the two files has.
+    pub unmatched: Vec<String>,
+}
+
+pub fn compare_files(base: &Path, head: &Path, threshold: f64) -> anyhow::Result<Comparison> {
+    anyhow::ensure!(
+        (0.0..1.0).contains(&threshold),
+        "--threshold is a fraction in [0, 1): 0.05 means 5%"
+    );
+    let b = analysis::analyse(analysis::read(base)?);
+    let h = analysis::analyse(analysis::read(head)?);
+    let mut c = compare(&b, &h, threshold);
+    c.base = base.display().to_string();
+    c.head = head.display().to_string();
+    Ok(c)
+}
+
+/// What a row compares.
+struct What<'a> {
+    scope: &'a str,
+    target: &'static str,
+    metric: &'a str,
+    unit: &'static str,
+    better: Better,
+}
+
+fn row(what: What, base: &[f64], head: &[f64], threshold: f64) -> Row {
+    let What {
+        scope,
+        target,
+        metric,
+        unit,
+        better,
+    } = what;
+    let ratio = stats::ratio_of_medians(head, base, &Bootstrap::default());
+    Row {
+        scope: scope.to_owned(),
+        target,
+        metric: metric.to_owned(),
+        unit,
+        better,
+        base: stats::median(base),
+        head: stats::median(head),
+        change: ratio.map(|r| stats::change(&r, better, threshold)),
+        ratio,
+        noisy: stats::is_noisy(base) || stats::is_noisy(head),
+    }
+}
+
+pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
+    let mut rows = Vec::new();
+    let mut unmatched = Vec::new();
+    for hs in &head.scenarios {
+        let Some(bs) = base.scenarios.iter().find(|s| s.name == hs.name) else {
+            unmatched.push(format!("{} (only in head)", hs.name));
+            continue;
+        };
+        for target in [RUST, GO] {
+            for metric in METRICS {
+                if metric.closed_only && hs.model != "closed" {
+                    continue;
+                }
+                let (b, h) = (
+                    base.values(bs, target, metric),
+                    head.values(hs, target, metric),
+                );
+                if b.is_empty() && h.is_empty() {
+                    continue;
+                }
+                rows.push(row(
+                    What {
+                        scope: &hs.name,
+                        target,
+                        metric: metric.name,
+                        unit: metric.unit,
+                        better: metric.better,
+                    },
+                    &b,
+                    &h,
+                    threshold,
+                ));
+            }
+        }
+    }
+    for bs in &base.scenarios {
+        if !head.scenarios.iter().any(|s| s.name == bs.name) {
+            unmatched.push(format!("{} (only in base)", bs.name));
+        }
+    }
+    for hc in &head.capacity {
+        let Some(bc) = base.capacity.iter().find(|c| c.scenario == hc.scenario) else {
+            continue;
+        };
+        for target in [RUST, GO] {
+            let v = |c: &analysis::CapacityReport| -> Vec<f64> {
+                c.sweeps
+                    .get(target)
+                    .map(|s| s.iter().flatten().copied().collect())
+                    .unwrap_or_default()
+            };
+            rows.push(row(
+                What {
+                    scope: &format!("capacity: {}", hc.scenario),
+                    target,
+                    metric: "capacity at SLO",
+                    unit: "req/s",
+                    better: Better::Higher,
+                },
+                &v(bc),
+                &v(hc),
+                threshold,
+            ));
+        }
+    }
+    if let (Some(bs), Some(hs)) = (&base.startup, &head.startup) {
+        for target in [RUST, GO] {
+            let warm = |s: &analysis::StartupReport| -> Vec<f64> {
+                s.samples
+                    .get(target)
+                    .map(|v| v.iter().skip(1).copied().collect())
+                    .unwrap_or_default()
+            };
+            rows.push(row(
+                What {
+                    scope: "startup",
+                    target,
+                    metric: "spawn to ready (warm)",
+                    unit: "ms",
+                    better: Better::Lower,
+                },
+                &warm(bs),
+                &warm(hs),
+                threshold,
+            ));
+        }
+    }
+    for hsz in &head.sizes {
+        let Some(bsz) = base.sizes.iter().find(|c| c.metric == hsz.metric) else {
+            continue;
+        };
+        for target in [RUST, GO] {
+            let pick = |c: &analysis::Comparison| if target == RUST { c.rust } else { c.go };
+            let (b, h): (Vec<f64>, Vec<f64>) = (
+                pick(bsz).into_iter().collect(),
+                pick(hsz).into_iter().collect(),
+            );
+            if b.is_empty() || h.is_empty() {
+                continue;
+            }
+            rows.push(row(
+                What {
+                    scope: "size",
+                    target,
+                    metric: &hsz.metric,
+                    unit: "MiB",
+                    better: Better::Lower,
+                },
+                &b,
+                &h,
+                threshold,
+            ));
+        }
+    }
+    Comparison {
+        base: String::new(),
+        head: String::new(),
+        threshold,
+        rows,
+        unmatched,
+    }
+}
+
+fn change_text(c: Option<Change>) -> &'static str {
+    match c {
+        Some(Change::Regression) => "REGRESSION",
+        Some(Change::Improvement) => "improvement",
+        Some(Change::NoChange) => "no change",
+        None => "n/a",
+    }
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.change == Some(Change::Regression))
+            .count()
+    }
+
+    fn improvements(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.change == Some(Change::Improvement))
+            .count()
+    }
+
+    fn verdict_line(&self) -> String {
+        format!(
+            "{} regressions, {} improvements, {} unchanged (threshold {}%, 95% bootstrap intervals)",
+            self.regressions(),
+            self.improvements(),
+            self.rows.len() - self.regressions() - self.improvements(),
+            number(self.threshold * 100.0)
+        )
+    }
+
+    /// A plain-text table for the terminal.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "base: {}\nhead: {}\n", self.base, self.head);
+        let _ = writeln!(
+            out,
+            "{:<28} {:<5} {:<18} {:>14} {:>14}  {:<26} change",
+            "scope", "target", "metric", "base", "head", "head/base [95% CI]"
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "{:<28} {:<5} {:<18} {:>14} {:>14}  {:<26} {}{}",
+                r.scope,
+                r.target,
+                r.metric,
+                with_unit(r.base, r.unit),
+                with_unit(r.head, r.unit),
+                interval_or_na(r.ratio),
+                change_text(r.change),
+                if r.noisy { " (noisy)" } else { "" }
+            );
+        }
+        for u in &self.unmatched {
+            let _ = writeln!(out, "not compared: {u}");
+        }
+        let _ = writeln!(out, "\n{}", self.verdict_line());
+        out
+    }
+
+    /// The same as a Markdown document (regressions first).
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# Compare\n\n- base: `{}`\n- head: `{}`\n",
+            self.base, self.head
+        );
+        let _ = writeln!(out, "**{}**\n", self.verdict_line());
+        let _ = writeln!(
+            out,
+            "| scope | target | metric | base | head | head / base [95% CI] | change |"
+        );
+        let _ = writeln!(out, "|---|---|---|---:|---:|---|---|");
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        rows.sort_by_key(|r| match r.change {
+            Some(Change::Regression) => 0,
+            Some(Change::Improvement) => 1,
+            _ => 2,
+        });
+        for r in rows {
+            let change = change_text(r.change);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {}{} |",
+                r.scope,
+                r.target,
+                r.metric,
+                with_unit(r.base, r.unit),
+                with_unit(r.head, r.unit),
+                interval_or_na(r.ratio),
+                if r.change == Some(Change::Regression) {
+                    format!("🔴 **{change}**")
+                } else {
+                    change.to_owned()
+                },
+                if r.noisy { " (noisy)" } else { "" }
+            );
+        }
+        for u in &self.unmatched {
+            let _ = writeln!(out, "\nNot compared: {u}");
+        }
+        out
+    }
+}

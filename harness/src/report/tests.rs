@@ -1,0 +1,189 @@
+//! Rendering a stored results.json (fixtures/base.json: a real smoke run, with
+//! image sizes added, one go run given errors and one failed run), and
+//! comparing it with fixtures/head.json (go's p99 tripled and rust's CPU per
+//! request halved on get-user-grpc-closed).
+
+use std::path::{Path, PathBuf};
+
+use super::analysis::{self, Analysis};
+use super::*;
+use crate::stats::{Change, Verdict};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/report/fixtures")
+        .join(name)
+}
+
+fn analysed(name: &str) -> Analysis {
+    analysis::analyse(analysis::read(&fixture(name)).unwrap())
+}
+
+#[test]
+fn the_decision_table_matches_its_snapshot() {
+    let a = analysed("base.json");
+    let table = markdown::decision_table(&a.headlines);
+    let path = fixture("decision-table.md");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        table, expected,
+        "decision table changed; rerun with UPDATE_SNAPSHOTS=1 if that is intended"
+    );
+}
+
+#[test]
+fn headline_rows_in_order_with_real_verdicts() {
+    let a = analysed("base.json");
+    let metrics: Vec<&str> = a.headlines.iter().map(|c| c.metric.as_str()).collect();
+    assert_eq!(
+        metrics,
+        [
+            "p99 latency",
+            "throughput (closed loop)",
+            "capacity at SLO",
+            "CPU per request",
+            "idle memory (RSS)",
+            "peak memory (RSS)",
+            "startup (spawn to ready)",
+            "image size"
+        ]
+    );
+    let row = |m: &str| a.headlines.iter().find(|c| c.metric == m).unwrap();
+    // Go's idle RSS is about twice Rust's in every run of the fixture.
+    let idle = row("idle memory (RSS)");
+    assert_eq!(idle.verdict, Some(Verdict::RustBetter));
+    assert!(idle.ratio.unwrap().low > 1.5, "{idle:?}");
+    // Images are measured once: the interval is the ratio itself.
+    let image = row("image size");
+    let r = image.ratio.unwrap();
+    assert_eq!((r.low, r.high), (r.estimate, r.estimate));
+    assert!((r.estimate - 37_128_068.0 / 8_801_679.0).abs() < 1e-9);
+    // Both sweeps reached the smoke suite's max rate: no difference.
+    let capacity = row("capacity at SLO");
+    assert_eq!(capacity.verdict, Some(Verdict::NoSignificantDifference));
+}
+
+#[test]
+fn flagged_runs_are_left_out_and_listed() {
+    let a = analysed("base.json");
+    let s = a
+        .scenarios
+        .iter()
+        .find(|s| s.name == "get-user-http1")
+        .unwrap();
+    assert_eq!(s.flagged, 1);
+    assert_eq!(
+        s.kept["go"].len(),
+        1,
+        "the run with errors is not averaged in"
+    );
+    assert_eq!(s.kept["rust"].len(), 2);
+    let p99 = s
+        .metrics
+        .iter()
+        .find(|m| m.metric == "p99 latency")
+        .unwrap();
+    assert_eq!((p99.rust_n, p99.go_n), (2, 1));
+    assert!(
+        a.flags
+            .iter()
+            .any(|f| f.target == "go" && f.why.contains("3 errors (timeout 3)"))
+    );
+    assert!(
+        a.flags
+            .iter()
+            .any(|f| f.why.starts_with("run failed: rust"))
+    );
+}
+
+#[test]
+fn writes_every_report_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = write(&fixture("base.json"), dir.path()).unwrap();
+    let html = std::fs::read_to_string(&index).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+
+    // The decision table opens both.
+    let decision = md.find("## Decision table").unwrap();
+    assert!(decision < md.find("## Scenarios").unwrap());
+    assert!(md.find("## Environment").unwrap() > md.find("## Startup and stop").unwrap());
+    let html_decision = html.find("id=\"decision\"").unwrap();
+    assert!(html_decision < html.find("id=\"scenarios\"").unwrap());
+    assert!(html.find("<svg").unwrap() > html_decision);
+
+    // Left-out runs in red in both.
+    assert!(md.contains("| 🔴 go | get-user-http1 | 2 | 3 errors (timeout 3) |"));
+    assert!(html.contains("<tr class=\"red\"><td class=\"flag\">go</td><td>get-user-http1</td>"));
+
+    // The environment, with the exact command.
+    for needle in [
+        "axum 0.8.9 (rust-svc)",
+        "gin v1.12.0 (go-svc)",
+        "grpc-go v1.85.0 (go-svc)",
+        "rustc 1.95.0",
+        "go version go1.26.8",
+        "command: `harness bench scenarios/suites/smoke.toml --out reports/fixture`",
+        "commit: c5ff78d1159f3c8e6d3c637ad779723e9b0d0b34",
+        "AMD EPYC (2 CPUs online",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}");
+    }
+
+    // Self-contained: no scripts, no external references, every plot inline.
+    for banned in ["<script", "http://", "https://", "<link", "@import", "src="] {
+        let outside_svg_namespaces = html
+            .replace("http://www.w3.org/2000/svg", "")
+            .replace("http://www.w3.org/1999/xlink", "");
+        assert!(
+            !outside_svg_namespaces.contains(banned),
+            "index.html contains {banned:?}"
+        );
+    }
+    let plots: Vec<_> = std::fs::read_dir(dir.path().join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // 3 scenarios x 3 charts, 2 ratio charts, capacity, startup, sizes.
+    assert_eq!(plots.len(), 14, "{plots:?}");
+    assert_eq!(html.matches("<svg").count(), plots.len());
+    for plot in &plots {
+        let svg = std::fs::read_to_string(plot).unwrap();
+        roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", plot.display()));
+    }
+
+    let summary: crate::pages::Summary =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.suite, "smoke");
+    assert_eq!(summary.headlines.len(), 8);
+    assert!(!summary.dirty);
+}
+
+#[test]
+fn compare_finds_the_planted_changes() {
+    let base = analysed("base.json");
+    let head = analysed("head.json");
+    let c = compare::compare(&base, &head, 0.05);
+    let find = |target: &str, metric: &str| {
+        c.rows
+            .iter()
+            .find(|r| r.scope == "get-user-grpc-closed" && r.target == target && r.metric == metric)
+            .unwrap()
+    };
+    let p99 = find("go", "p99 latency");
+    assert_eq!(p99.change, Some(Change::Regression));
+    assert!((p99.ratio.unwrap().estimate - 3.0).abs() < 0.01, "{p99:?}");
+    assert_eq!(
+        find("rust", "CPU per request").change,
+        Some(Change::Improvement)
+    );
+    assert_eq!(find("rust", "p99 latency").change, Some(Change::NoChange));
+    assert_eq!(c.regressions(), 1, "{}", c.text());
+    assert!(c.markdown().contains("🔴 **REGRESSION**"));
+    // The failed run of base is not a metric: it changes nothing.
+    let same = compare::compare(&base, &base, 0.05);
+    assert_eq!(same.regressions(), 0);
+    assert!(same.rows.iter().all(|r| r.change == Some(Change::NoChange)));
+}
