@@ -1,6 +1,6 @@
 //! Command-line interface: one subcommand per job of the lab.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -169,6 +169,62 @@ enum Command {
         #[arg(long, default_value = "wrk")]
         wrk: PathBuf,
     },
+    /// Run a suite (scenarios/suites/*.toml): verify every target, run its
+    /// scenarios in interleaved repetitions, sweep capacity, time startup,
+    /// measure images, then write results.json and the reports (report.md,
+    /// index.html, plots/*.svg, summary.json) into --out, and point
+    /// `<out>/../latest` at it.
+    Bench {
+        /// The suite file.
+        #[arg(value_name = "SUITE")]
+        suite: PathBuf,
+        /// The run's directory; default reports/<UTC timestamp> under the repository.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        cpus: CpuArgs,
+        /// Skip the conformance check (the report then says the targets were not verified).
+        #[arg(long)]
+        no_verify: bool,
+        /// Use the binaries as they are (no cargo / go build, no static builds for images).
+        #[arg(long)]
+        no_build: bool,
+        #[command(flatten)]
+        binaries: BinaryArgs,
+    },
+    /// Render the reports of a results.json again (report.md, index.html,
+    /// plots/*.svg, summary.json), into the file's directory or --out.
+    Report {
+        #[arg(value_name = "RESULTS")]
+        results: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Compare two results.json files (e.g. main against a change): the change
+    /// of each metric per target and scenario, head/base with a 95% bootstrap
+    /// interval, and which changes are regressions.
+    Compare {
+        #[arg(value_name = "BASE")]
+        base: PathBuf,
+        #[arg(value_name = "HEAD")]
+        head: PathBuf,
+        /// A change smaller than this (a fraction: 0.05 = 5%) is never a
+        /// regression, even when its interval excludes no change.
+        #[arg(long, default_value_t = 0.05)]
+        threshold: f64,
+        /// Exit 1 when any metric regressed.
+        #[arg(long)]
+        fail_on_regression: bool,
+        /// Also write the comparison as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
+    /// Write SITE/index.html: every run under SITE/runs/*/ (newest first) and
+    /// trend charts of the headline metrics across runs (CI's GitHub Pages).
+    Pages {
+        #[arg(value_name = "SITE")]
+        site: PathBuf,
+    },
     /// Check scenario files (or every *.toml in directories) without running them.
     Validate {
         #[arg(required = true, value_name = "SCENARIO")]
@@ -296,6 +352,11 @@ impl TargetArg {
     }
 }
 
+/// A run's id: its UTC start, `20261130T050000Z`.
+fn run_id() -> String {
+    crate::environment::now_rfc3339().replace(['-', ':'], "")
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Only the commands that build or start services need the repository.
     let root = cli.root;
@@ -399,6 +460,67 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Bench {
+            suite,
+            out,
+            cpus,
+            no_verify,
+            no_build,
+            binaries,
+        } => {
+            let suite = crate::suite::load(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let layout = binaries.apply(layout()?);
+            let out = out.unwrap_or_else(|| layout.root().join("reports").join(run_id()));
+            let options = crate::bench::Options {
+                out: out.clone(),
+                placement: cpus.resolve()?,
+                build: !no_build,
+                verify: !no_verify,
+            };
+            let measured = crate::bench::run(&layout, &suite, &options)?;
+            let written = crate::report::write(&out.join("results.json"), &out)?;
+            crate::bench::link_latest(&out)?;
+            println!("report: {}", written.display());
+            Ok(if measured {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Report { results, out } => {
+            let out = match out {
+                Some(out) => out,
+                None => results
+                    .parent()
+                    .map_or(PathBuf::from("."), Path::to_path_buf),
+            };
+            let written = crate::report::write(&results, &out)?;
+            println!("report: {}", written.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare {
+            base,
+            head,
+            threshold,
+            fail_on_regression,
+            markdown,
+        } => {
+            let comparison = crate::report::compare::compare_files(&base, &head, threshold)?;
+            print!("{}", comparison.text());
+            if let Some(path) = markdown {
+                crate::results::write_atomically(&path, comparison.markdown().as_bytes())?;
+            }
+            Ok(if fail_on_regression && comparison.regressions() > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Pages { site } => {
+            let index = crate::pages::build(&site)?;
+            println!("pages: {}", index.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { paths } => {
             let scenarios = load_scenarios(&paths)?;

@@ -2,8 +2,10 @@
 //! `cli::run`, and integration tests and the test fixture reach the probes,
 //! targets and results through here.
 
+pub mod bench;
 pub mod cli;
 pub mod conformance;
+pub mod environment;
 pub mod images;
 pub mod load;
 pub mod loadgen_bench;
@@ -17,4 +19,5 @@ pub mod runner;
 pub mod scenario;
 pub mod startup;
 pub mod stats;
+pub mod suite;
 pub mod target;

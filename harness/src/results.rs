@@ -31,7 +31,15 @@ pub struct Results {
     pub harness_version: &'static str,
     /// Where the latest command ran.
     pub machine: Machine,
+    /// `harness bench`: the suite that was run (null for other commands).
+    pub suite: Option<serde_json::Value>,
+    /// `harness bench`: toolchains, library versions, commit, command.
+    pub environment: Option<serde_json::Value>,
     pub runs: Vec<serde_json::Value>,
+    /// `harness bench`: capacity sweeps.
+    pub capacity: Vec<serde_json::Value>,
+    /// `harness bench`: runs that could not be measured, and why.
+    pub failures: Vec<serde_json::Value>,
     pub startup: Vec<serde_json::Value>,
     pub artifacts: Vec<serde_json::Value>,
 }
@@ -39,6 +47,9 @@ pub struct Results {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
     pub scenario: String,
+    /// `harness bench`: the repetition (1-based) this run belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
     pub description: String,
     pub target: String,
     pub protocol: &'static str,
@@ -160,6 +171,7 @@ impl RunRecord {
         let streaming = scenario.stream.is_some();
         Ok(Self {
             scenario: scenario.name.clone(),
+            repetition: None,
             description: scenario.description.clone(),
             target: target.to_owned(),
             protocol: scenario.protocol.name(),
@@ -267,7 +279,11 @@ impl ResultsFile {
             complete: false,
             harness_version: env!("CARGO_PKG_VERSION"),
             machine: Machine::detect(),
+            suite: None,
+            environment: None,
             runs: Vec::new(),
+            capacity: Vec::new(),
+            failures: Vec::new(),
             startup: Vec::new(),
             artifacts: Vec::new(),
         };
@@ -290,6 +306,10 @@ impl ResultsFile {
                     old[key].as_array().cloned().unwrap_or_default()
                 };
                 results.runs = list("runs");
+                results.capacity = list("capacity");
+                results.failures = list("failures");
+                results.suite = Some(old["suite"].clone()).filter(|v| !v.is_null());
+                results.environment = Some(old["environment"].clone()).filter(|v| !v.is_null());
                 results.startup = list("startup");
                 results.artifacts = list("artifacts");
             }
@@ -307,6 +327,27 @@ impl ResultsFile {
 
     pub fn push_run(&mut self, run: &RunRecord) -> anyhow::Result<()> {
         self.results.runs.push(serde_json::to_value(run)?);
+        self.write()
+    }
+
+    pub fn push_capacity(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
+        self.results.capacity.push(serde_json::to_value(entry)?);
+        self.write()
+    }
+
+    pub fn push_failure(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
+        self.results.failures.push(serde_json::to_value(entry)?);
+        self.write()
+    }
+
+    /// Records what `harness bench` is about to run.
+    pub fn set_bench(
+        &mut self,
+        suite: &impl Serialize,
+        environment: &impl Serialize,
+    ) -> anyhow::Result<()> {
+        self.results.suite = Some(serde_json::to_value(suite)?);
+        self.results.environment = Some(serde_json::to_value(environment)?);
         self.write()
     }
 

@@ -117,7 +117,7 @@ fn finish(
 /// Starts `target` on its CPUs, lets it idle, runs `scenario` while watching
 /// its memory and CPU, waits after the load, then stops it. Every run gets a
 /// fresh process, so one scenario's leftovers never count against the next.
-async fn run_on_fresh_service(
+pub(crate) async fn run_on_fresh_service(
     layout: &Layout,
     target: Target,
     scenario: &Scenario,
@@ -155,7 +155,7 @@ async fn run_on_fresh_service(
     Ok((record, measured))
 }
 
-async fn run_one(
+pub(crate) async fn run_one(
     scenario: &Scenario,
     target: &str,
     addr: SocketAddr,

@@ -149,6 +149,36 @@ pub fn run_block(run: &RunRecord) -> String {
     out
 }
 
+/// A one-line summary of a finished run (`harness bench` prints one per run).
+pub fn run_line(run: &RunRecord) -> String {
+    let errors: u64 = run.errors.values().sum();
+    let latency = run
+        .latency_us
+        .as_ref()
+        .map_or("no successful request".to_owned(), |l| {
+            format!("p50 {} ms, p99 {} ms", ms(l.p50), ms(l.p99))
+        });
+    let server = run.server.as_ref().map_or(String::new(), |s| {
+        format!(
+            ", {} µs CPU/request, peak RSS {} MiB",
+            s.cpu_us_per_request
+                .map_or("-".to_owned(), |v| format!("{v:.1}")),
+            mib(s.rss_kib.peak)
+        )
+    });
+    let mut flags = String::new();
+    if errors > 0 || run.dropped > 0 {
+        flags.push_str(&format!(" [{errors} errors, {} dropped]", run.dropped));
+    }
+    if run.generator_saturated {
+        flags.push_str(" [generator saturated]");
+    }
+    format!(
+        "{:.1} requests/s, {latency}{server}{flags}",
+        run.achieved_rps
+    )
+}
+
 /// One line per run.
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = String::new();

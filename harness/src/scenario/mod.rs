@@ -14,7 +14,8 @@ mod parse;
 mod template;
 
 pub use overrides::Overrides;
-pub use parse::{load, validate_dir};
+pub(crate) use parse::File;
+pub use parse::{ScenarioError, load, validate_dir};
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]

@@ -57,23 +57,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         message: format!("cannot read scenario: {e}"),
     })?;
     let file = File { path, text: &src };
-    let raw: RawScenario = toml::from_str(&src).map_err(|e| {
-        // serde speaks of fields; a TOML file has keys.
-        let message = e.message().trim_end();
-        let message = match message.split_once(' ') {
-            Some(("missing", rest)) => {
-                format!("missing required {}", rest.replacen("field", "key", 1))
-            }
-            Some(("unknown", rest)) if rest.starts_with("field") => {
-                format!("unknown {}", rest.replacen("field", "key", 1))
-            }
-            _ => message.to_string(),
-        };
-        match e.span() {
-            Some(span) => file.err(span, message),
-            None => file.no_pos(message),
-        }
-    })?;
+    let raw: RawScenario = toml::from_str(&src).map_err(|e| file.toml_err(&e))?;
     build(&file, raw)
 }
 
@@ -352,13 +336,32 @@ impl<'de> Deserialize<'de> for Literal {
 // ---- checks ----------------------------------------------------------------------
 
 /// A file being checked, to turn byte offsets into `file:line:col` errors.
-struct File<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(crate) struct File<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) text: &'a str,
 }
 
 impl File<'_> {
-    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+    /// A TOML or serde error at its place in the file.
+    pub(crate) fn toml_err(&self, e: &toml::de::Error) -> ScenarioError {
+        // serde speaks of fields; a TOML file has keys.
+        let message = e.message().trim_end();
+        let message = match message.split_once(' ') {
+            Some(("missing", rest)) => {
+                format!("missing required {}", rest.replacen("field", "key", 1))
+            }
+            Some(("unknown", rest)) if rest.starts_with("field") => {
+                format!("unknown {}", rest.replacen("field", "key", 1))
+            }
+            _ => message.to_string(),
+        };
+        match e.span() {
+            Some(span) => self.err(span, message),
+            None => self.no_pos(message),
+        }
+    }
+
+    pub(crate) fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             path: self.path.to_path_buf(),
             at: Some(line_col(self.text, span.start)),
@@ -366,7 +369,7 @@ impl File<'_> {
         }
     }
 
-    fn no_pos(&self, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn no_pos(&self, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
             path: self.path.to_path_buf(),
             at: None,

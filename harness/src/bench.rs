@@ -1,0 +1,560 @@
+//! `harness bench`: a whole comparison from a suite. Verifies every target,
+//! runs the scenarios in interleaved repetitions (A B, then B A), sweeps
+//! capacity, times startup, measures images, then writes the reports. Every
+//! result is added to `results.json` as soon as it is measured.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::environment::Environment;
+use crate::load::{self, Edge, WindowHook};
+use crate::placement::Placement;
+use crate::probe::procfs::Process;
+use crate::results::{ResultsFile, RunRecord};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{Protocol, Scenario};
+use crate::suite::{Capacity, CapacityScenario, Suite};
+use crate::target::{Layout, Target};
+
+pub struct Options {
+    pub out: PathBuf,
+    pub placement: Placement,
+    /// Build the services (and static binaries for images) first.
+    pub build: bool,
+    /// Run the conformance suite first (refuse targets that fail it).
+    pub verify: bool,
+}
+
+/// The `suite` object of results.json.
+#[derive(Debug, Serialize)]
+struct SuiteRecord<'a> {
+    name: &'a str,
+    description: &'a str,
+    path: String,
+    targets: Vec<&'static str>,
+    repetitions: u32,
+    idle_wait_s: f64,
+    after_wait_s: f64,
+    scenarios: Vec<&'a str>,
+    startup_runs: u32,
+    images: bool,
+    capacity_scenarios: Vec<&'a str>,
+    capacity_repetitions: u32,
+    /// The conformance suite passed for every target before any load.
+    verified: bool,
+    server_cpus: &'a [usize],
+    loadgen_cpus: &'a [usize],
+}
+
+/// A run that could not be measured.
+#[derive(Debug, Serialize)]
+struct Failure {
+    kind: &'static str,
+    target: &'static str,
+    scenario: String,
+    repetition: u32,
+    error: String,
+}
+
+/// One capacity sweep: one target, one scenario, one repetition.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityRecord {
+    pub scenario: String,
+    pub target: &'static str,
+    pub repetition: u32,
+    pub protocol: &'static str,
+    pub call: String,
+    pub slo_p99_us: u64,
+    pub stage_s: f64,
+    pub warmup_s: f64,
+    pub concurrency: usize,
+    pub connections: usize,
+    /// The highest offered rate whose stage held the SLO with no errors; null
+    /// when the first stage already broke.
+    pub capacity_rps: Option<f64>,
+    /// What ended the sweep: "slo", "errors", "generator" (the generator could
+    /// not keep its schedule, so capacity is a lower bound), or "max rate".
+    pub limited_by: String,
+    pub note: Option<String>,
+    pub stages: Vec<CapacityStage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityStage {
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub p999_us: Option<u64>,
+    pub generator_saturated: bool,
+    /// Service CPU (user + system) per request over the stage, in µs.
+    pub server_cpu_us_per_request: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
+    pub held: bool,
+    /// Why the stage did not hold.
+    pub broke: Option<String>,
+}
+
+/// Runs `suite`; returns false when a run failed or an image could not be
+/// built (the report is written either way).
+pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    if options.build {
+        for &target in &suite.targets {
+            layout.build(target)?;
+        }
+    }
+    // Before any thread exists, so that every thread inherits it.
+    options.placement.pin_self()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    if options.verify {
+        let conformance = crate::conformance::Options {
+            differential_requests: 600,
+            seed: 1,
+            max_diffs: 10,
+            ready_timeout: Duration::from_secs(20),
+        };
+        let passed = runtime.block_on(crate::conformance::verify(
+            layout,
+            &suite.targets,
+            &conformance,
+        ))?;
+        if !passed {
+            bail!(
+                "conformance failed (above): refusing to benchmark services that do not \
+                 implement the same contract"
+            );
+        }
+    }
+    let mut file = ResultsFile::open(&options.out)?;
+    let environment = Environment::detect(layout.root());
+    file.set_bench(&suite_record(suite, options), &environment)?;
+    let mut ok = true;
+
+    let scenario_runs = suite.scenarios.len() * suite.targets.len() * suite.repetitions as usize;
+    let mut progress = Progress::new(scenario_runs, &options.out);
+    let run_options = RunOptions {
+        load: load::Options {
+            workers: options.placement.loadgen_cpus.len(),
+            cpus: Some(options.placement.loadgen_cpus.clone()),
+            progress: false,
+            label: String::new(),
+            on_window: None,
+        },
+        out: None,
+        spectrum: false,
+        build: false,
+        placement: options.placement.clone(),
+        idle_wait: suite.idle_wait,
+        after_wait: suite.after_wait,
+    };
+    for rep in 1..=suite.repetitions {
+        for scenario in &suite.scenarios {
+            for target in suite.order(rep) {
+                progress.starting(rep, suite.repetitions, target, &scenario.name);
+                let outcome = runtime.block_on(runner::run_on_fresh_service(
+                    layout,
+                    target,
+                    scenario,
+                    &run_options,
+                ));
+                match outcome {
+                    Ok((mut record, _)) => {
+                        record.repetition = Some(rep);
+                        record.placement_warnings = options.placement.warnings.clone();
+                        eprintln!("  {}", crate::report::terminal::run_line(&record));
+                        file.push_run(&record)?;
+                    }
+                    Err(err) => {
+                        ok = false;
+                        eprintln!("  FAILED: {err:#}");
+                        file.push_failure(&Failure {
+                            kind: "run",
+                            target: target.name(),
+                            scenario: scenario.name.clone(),
+                            repetition: rep,
+                            error: format!("{err:#}"),
+                        })?;
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(capacity) = &suite.capacity {
+        for rep in 1..=capacity.repetitions {
+            for cs in &capacity.scenarios {
+                for target in suite.order(rep) {
+                    eprintln!(
+                        "capacity {rep}/{}: {target} {} (SLO p99 {})",
+                        capacity.repetitions,
+                        cs.scenario.name,
+                        humantime::format_duration(cs.slo_p99)
+                    );
+                    let outcome =
+                        runtime.block_on(sweep(layout, target, cs, capacity, rep, &run_options));
+                    match outcome {
+                        Ok(record) => {
+                            eprintln!(
+                                "  capacity at SLO: {} ({} stages; limited by {})",
+                                record
+                                    .capacity_rps
+                                    .map_or("none".to_owned(), |r| format!("{r:.0}/s")),
+                                record.stages.len(),
+                                record.limited_by
+                            );
+                            file.push_capacity(&record)?;
+                        }
+                        Err(err) => {
+                            ok = false;
+                            eprintln!("  FAILED: {err:#}");
+                            file.push_failure(&Failure {
+                                kind: "capacity",
+                                target: target.name(),
+                                scenario: cs.scenario.name.clone(),
+                                repetition: rep,
+                                error: format!("{err:#}"),
+                            })?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drop(runtime);
+
+    // Startup and images open results.json themselves and add to it.
+    drop(file);
+    if suite.startup_runs > 0 {
+        let startup = crate::startup::Options {
+            runs: suite.startup_runs as usize,
+            progress: true,
+            ..crate::startup::Options::new(options.placement.clone())
+        };
+        crate::startup::run(layout, &suite.targets, &startup, false, Some(&options.out))?;
+    }
+    if suite.images {
+        ok &= crate::images::run(
+            layout,
+            &suite.targets,
+            crate::images::BuilderChoice::Auto,
+            options.build,
+            Some(&options.out),
+        )?;
+    }
+    let mut file = ResultsFile::open(&options.out)?;
+    file.complete()?;
+    eprintln!(
+        "bench: measured in {:.0} s; results in {}",
+        started.elapsed().as_secs_f64(),
+        file.path().display()
+    );
+    Ok(ok)
+}
+
+fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
+    SuiteRecord {
+        name: &suite.name,
+        description: &suite.description,
+        path: suite.path.display().to_string(),
+        targets: suite.targets.iter().map(|t| t.name()).collect(),
+        repetitions: suite.repetitions,
+        idle_wait_s: suite.idle_wait.as_secs_f64(),
+        after_wait_s: suite.after_wait.as_secs_f64(),
+        scenarios: suite.scenarios.iter().map(|s| s.name.as_str()).collect(),
+        startup_runs: suite.startup_runs,
+        images: suite.images,
+        capacity_scenarios: suite
+            .capacity
+            .iter()
+            .flat_map(|c| c.scenarios.iter().map(|s| s.scenario.name.as_str()))
+            .collect(),
+        capacity_repetitions: suite.capacity.as_ref().map_or(0, |c| c.repetitions),
+        verified: options.verify,
+        server_cpus: &options.placement.server_cpus,
+        loadgen_cpus: &options.placement.loadgen_cpus,
+    }
+}
+
+/// One line per run with an estimate of the time left.
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: usize, out: &Path) -> Self {
+        eprintln!(
+            "bench: {total} scenario runs; results are written to {} as they finish",
+            out.join("results.json").display()
+        );
+        Self {
+            total,
+            done: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn starting(&mut self, rep: u32, reps: u32, target: Target, scenario: &str) {
+        let eta = if self.done == 0 {
+            String::new()
+        } else {
+            let per_run = self.started.elapsed().as_secs_f64() / self.done as f64;
+            format!(
+                ", about {:.0} s left",
+                per_run * (self.total - self.done) as f64
+            )
+        };
+        self.done += 1;
+        eprintln!(
+            "[{}/{}] repetition {rep}/{reps}: {target} {scenario}{eta}",
+            self.done, self.total
+        );
+    }
+}
+
+/// Sweeps one target's capacity on one scenario: one fresh service, open-loop
+/// stages at rising rates until one breaks, then bisection.
+async fn sweep(
+    layout: &Layout,
+    target: Target,
+    cs: &CapacityScenario,
+    capacity: &Capacity,
+    rep: u32,
+    options: &RunOptions,
+) -> anyhow::Result<CapacityRecord> {
+    let cpus = &options.placement.server_cpus;
+    let mut service = layout
+        .start_on(target, Duration::from_secs(20), Some(cpus))
+        .await?;
+    let pid = service.pid().context("the service exited as it started")?;
+    let addr = match cs.scenario.protocol {
+        Protocol::Http1 | Protocol::Http2 => service.http,
+        Protocol::Grpc => service.grpc,
+    };
+    let slo_us = cs.slo_p99.as_micros() as u64;
+    let mut stages = Vec::new();
+    let mut stage_at = async |rate: u64| -> anyhow::Result<bool> {
+        let stage = run_stage(&cs.scenario, rate, slo_us, target, addr, pid, options).await?;
+        eprintln!(
+            "  {rate}/s: p99 {} ms, {} errors{}",
+            stage
+                .p99_us
+                .map_or("n/a".to_owned(), |v| format!("{:.3}", v as f64 / 1000.0)),
+            stage.errors,
+            stage
+                .broke
+                .as_ref()
+                .map_or(String::new(), |why| format!(": broke ({why})"))
+        );
+        let held = stage.held;
+        stages.push(stage);
+        Ok(held)
+    };
+    let mut good: Option<u64> = None;
+    let mut bad: Option<u64> = None;
+    let mut rate = cs.start_rate;
+    loop {
+        if stage_at(rate).await? {
+            good = Some(rate);
+            if rate >= cs.max_rate {
+                break;
+            }
+            rate = ((rate as f64 * capacity.factor).ceil() as u64).min(cs.max_rate);
+        } else {
+            bad = Some(rate);
+            break;
+        }
+    }
+    if let (Some(mut lo), Some(mut hi)) = (good, bad) {
+        for _ in 0..capacity.refine {
+            let mid = lo + (hi - lo) / 2;
+            if mid == lo || mid == hi {
+                break;
+            }
+            if stage_at(mid).await? {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        good = Some(lo);
+    }
+    service.terminate()?;
+    let status = service.wait(Duration::from_secs(15)).await?;
+    if !status.success() {
+        bail!("{target}: exited with {status} after SIGTERM");
+    }
+    // The lowest rate that broke decides what limited the sweep.
+    let limiting = stages
+        .iter()
+        .filter(|s| !s.held)
+        .min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
+    let (limited_by, note) = match (good, limiting) {
+        (_, None) => (
+            "max rate".to_owned(),
+            Some(format!(
+                "every stage held up to the sweep's max of {}/s",
+                cs.max_rate
+            )),
+        ),
+        (None, Some(first)) => (
+            kind_of(first).to_owned(),
+            Some(format!(
+                "the first stage ({}/s) already broke: lower `start`",
+                cs.start_rate
+            )),
+        ),
+        (Some(_), Some(stage)) => {
+            let kind = kind_of(stage);
+            let note = (kind == "generator").then(|| {
+                "the generator could not keep its schedule before the service broke its SLO: \
+                 the service's capacity is at least this"
+                    .to_owned()
+            });
+            (kind.to_owned(), note)
+        }
+    };
+    let load = &cs.scenario.load;
+    Ok(CapacityRecord {
+        scenario: cs.scenario.name.clone(),
+        target: target.name(),
+        repetition: rep,
+        protocol: cs.scenario.protocol.name(),
+        call: crate::results::call_text(&cs.scenario),
+        slo_p99_us: slo_us,
+        stage_s: capacity.stage.as_secs_f64(),
+        warmup_s: capacity.warmup.as_secs_f64(),
+        concurrency: load.concurrency,
+        connections: match cs.scenario.protocol {
+            Protocol::Http1 => load.concurrency,
+            _ => load.connections,
+        },
+        capacity_rps: good.map(|g| g as f64),
+        limited_by,
+        note,
+        stages,
+    })
+}
+
+/// What broke a stage: errors first, then the SLO, then the generator.
+fn kind_of(stage: &CapacityStage) -> &'static str {
+    if stage.errors > 0 {
+        "errors"
+    } else if stage.broke.as_deref().is_some_and(|b| b.contains("SLO")) {
+        "slo"
+    } else {
+        "generator"
+    }
+}
+
+/// The service's CPU seconds at the start and the end of a stage's window.
+type WindowMarks = [Option<(Instant, f64)>; 2];
+
+async fn run_stage(
+    scenario: &Scenario,
+    rate: u64,
+    slo_us: u64,
+    target: Target,
+    addr: std::net::SocketAddr,
+    pid: u32,
+    options: &RunOptions,
+) -> anyhow::Result<CapacityStage> {
+    let mut scenario = scenario.clone();
+    scenario
+        .apply_overrides(&crate::scenario::Overrides {
+            rate: Some(rate),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.path.display()))?;
+    let process = Process::new(pid);
+    let marks: Arc<Mutex<WindowMarks>> = Arc::default();
+    let hook = {
+        let marks = marks.clone();
+        WindowHook(Arc::new(move |edge| {
+            if let Ok(cpu) = process.cpu_seconds() {
+                let i = usize::from(edge == Edge::End);
+                marks.lock().expect("marks lock")[i] = Some((Instant::now(), cpu));
+            }
+        }))
+    };
+    let (record, _) = runner::run_one(&scenario, target.name(), addr, options, Some(hook)).await?;
+    let marks = *marks.lock().expect("marks lock");
+    let server_cpu = match marks {
+        [Some((t0, c0)), Some((t1, c1))] => Some((c1 - c0, (t1 - t0).as_secs_f64())),
+        _ => None,
+    };
+    Ok(stage_of(&record, slo_us, server_cpu))
+}
+
+/// Judges one stage from its run record.
+fn stage_of(r: &RunRecord, slo_us: u64, server_cpu: Option<(f64, f64)>) -> CapacityStage {
+    let errors: u64 = r.errors.values().sum();
+    let p99 = r.latency_us.map(|l| l.p99);
+    let mut broke = Vec::new();
+    if errors > 0 {
+        broke.push(format!("{errors} errors"));
+    }
+    match p99 {
+        Some(p) if p > slo_us => broke.push(format!(
+            "p99 {:.3} ms > SLO {:.3} ms",
+            p as f64 / 1000.0,
+            slo_us as f64 / 1000.0
+        )),
+        None => broke.push("no request succeeded".to_owned()),
+        _ => {}
+    }
+    if let Some(why) = &r.saturation {
+        broke.push(format!("generator: {why}"));
+    }
+    CapacityStage {
+        offered_rps: r.offered_rps.unwrap_or(0.0),
+        achieved_rps: r.achieved_rps,
+        requests: r.requests,
+        ok: r.ok,
+        errors,
+        dropped: r.dropped,
+        p50_us: r.latency_us.map(|l| l.p50),
+        p99_us: p99,
+        p999_us: r.latency_us.map(|l| l.p999),
+        generator_saturated: r.generator_saturated,
+        server_cpu_us_per_request: server_cpu
+            .filter(|_| r.requests > 0)
+            .map(|(cpu, _)| cpu * 1e6 / r.requests as f64),
+        server_cpu_pct: server_cpu
+            .filter(|(_, wall)| *wall > 0.0)
+            .map(|(cpu, wall)| 100.0 * cpu / wall),
+        held: broke.is_empty(),
+        broke: (!broke.is_empty()).then(|| broke.join("; ")),
+    }
+}
+
+/// Points `DIR/../latest` at `DIR` (a relative symlink, replaced atomically).
+pub fn link_latest(out: &Path) -> anyhow::Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = out
+        .file_name()
+        .with_context(|| format!("{}: no directory name", out.display()))?;
+    let tmp = parent.join(format!(".latest.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(name, &tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    std::fs::rename(&tmp, parent.join("latest"))
+        .with_context(|| format!("replacing {}", parent.join("latest").display()))?;
+    Ok(())
+}
