@@ -12,21 +12,46 @@ default:
 
 ## Main jobs
 
-# Build, verify both services, run every scenario against both (service on one CPU set, harness on
-# another), then time their startup and measure binary and image sizes; raw results in reports/<run-id>/.
+# The whole comparison (scenarios/suites/quick.toml, at most 6 minutes once built): verify both
+# services, run every contract call in interleaved repetitions, time startup, measure images, and
+# write reports/<run-id>/{report.md,index.html,plots/,results.json}; reports/latest points to it.
 [group('main')]
-bench: build verify
+bench *flags="": build
+    {{harness}} bench scenarios/suites/quick.toml --no-build {{flags}}
+
+# What CI publishes (scenarios/suites/full.toml, about 45 minutes): longer runs, 5 repetitions,
+# every scenario, and a capacity sweep.
+[group('main')]
+bench-full *flags="": build
+    {{harness}} bench scenarios/suites/full.toml --no-build {{flags}}
+
+# The whole bench pipeline end to end with 1-second scenarios (scenarios/suites/smoke.toml), then
+# checks the report it wrote: re-rendering, compare against itself, and the Pages index.
+[group('main')]
+bench-smoke:
     #!/usr/bin/env bash
     set -euo pipefail
-    out="reports/$(date -u +%Y%m%dT%H%M%SZ)"
-    {{harness}} run scenarios --target all --no-build --out "$out"
-    {{harness}} startup --target all -n 20 --no-build --out "$out"
-    {{harness}} images --target all --out "$out"
-    echo "bench: raw results in $out/results.json (statistics, plots and HTML reports: README, 'Status')"
+    out=target/bench-smoke/run
+    rm -rf target/bench-smoke
+    {{harness}} bench scenarios/suites/smoke.toml --no-build --out "$out"
+    for f in results.json report.md index.html summary.json; do
+        [ -s "$out/$f" ] || { echo "bench-smoke: $out/$f missing or empty" >&2; exit 1; }
+    done
+    n=$(ls "$out"/plots/*.svg | wc -l)
+    [ "$n" -ge 8 ] || { echo "bench-smoke: expected at least 8 plots, found $n" >&2; exit 1; }
+    [ "$(readlink target/bench-smoke/latest)" = run ] || { echo "bench-smoke: latest does not point to the run" >&2; exit 1; }
+    if grep -qE '(src|href)="(https?:)?//' "$out/index.html"; then
+        echo "bench-smoke: index.html refers to the network" >&2; exit 1
+    fi
+    {{harness}} report "$out/results.json" --out target/bench-smoke/again
+    {{harness}} compare "$out/results.json" "$out/results.json" --fail-on-regression > /dev/null
+    mkdir -p target/bench-smoke/site/runs && cp -R "$out" target/bench-smoke/site/runs/run
+    {{harness}} pages target/bench-smoke/site
+    echo "bench-smoke: ok ($n plots)"
 
 # Every check CI runs: formatting, lints, unit and integration tests, generated-code drift, conformance, scenarios.
 [group('main')]
-test: build lint rs-test go-test gen-check verify scenarios-check probes-check
+test: build lint rs-test go-test gen-check verify scenarios-check probes-check bench-smoke
 
 ## Load
 
@@ -88,9 +113,9 @@ fmt:
     {{cargo}} fmt --all
     cd go-svc && gofmt -w cmd internal
 
-# cargo fmt --check, clippy -D warnings, gofmt -l and go vet.
+# cargo fmt --check, clippy -D warnings, gofmt -l, go vet, actionlint and shellcheck.
 [group('checks')]
-lint: rs-lint go-lint
+lint: rs-lint go-lint ci-lint
 
 # cargo fmt --check and clippy -D warnings.
 [group('checks')]
@@ -117,6 +142,12 @@ rs-test:
 [group('checks')]
 go-test:
     cd go-svc && {{go}} test -race ./...
+
+# actionlint on the GitHub workflows (with shellcheck on their run: scripts), and shellcheck on the CI scripts.
+[group('checks')]
+ci-lint:
+    actionlint -color .github/workflows/*.yml
+    shellcheck .ci/run go-svc/scripts/*.sh
 
 ## Generated code
 
