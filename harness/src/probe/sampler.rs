@@ -30,6 +30,12 @@ impl Sampler {
         let thread = std::thread::Builder::new()
             .name("probe-sampler".to_owned())
             .spawn(move || {
+                // The sampler shares the generator's CPUs: as a SCHED_IDLE thread it
+                // only runs when they are otherwise idle, so its reads (a fraction of a
+                // millisecond each) never delay a scheduled request.
+                let param = nix::libc::sched_param { sched_priority: 0 };
+                // SAFETY: sets the policy of the calling thread (pid 0) with a valid param.
+                unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_IDLE, &param) };
                 let mut k = 0u32;
                 loop {
                     let Ok(reading) = process.read() else {
