@@ -411,3 +411,106 @@ fn startup_warns_about_shared_cpus_and_writes_every_sample() {
     }
     assert!(!entry["placement_warnings"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn compare_exits_1_on_a_regression_only_with_fail_on_regression() {
+    let fixtures = root().join("harness/src/report/fixtures");
+    let (base, head) = (fixtures.join("base.json"), fixtures.join("head.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("compare.md");
+    let output = harness()
+        .arg("compare")
+        .args([&base, &head])
+        .arg("--fail-on-regression")
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("1 regressions"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("get-user-grpc-closed") && l.contains("REGRESSION")),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("🔴 **REGRESSION**")
+    );
+    // Without the flag the same comparison is only a report.
+    let output = harness()
+        .arg("compare")
+        .args([&base, &head])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // A run compared with itself has nothing to flag.
+    let output = harness()
+        .arg("compare")
+        .args([&base, &base])
+        .arg("--fail-on-regression")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("0 regressions, 0 improvements"));
+}
+
+#[test]
+fn bench_rejects_a_bad_suite_at_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bad.toml");
+    std::fs::write(
+        &suite,
+        "name = \"bad\"\nrepetitions = 2\n[[scenario]]\nfile = \"missing.toml\"\n",
+    )
+    .unwrap();
+    let output = harness()
+        .arg("bench")
+        .arg(&suite)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("{}:4:8: no scenario file", suite.display())),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "nothing is written before the suite is valid"
+    );
+}
+
+#[test]
+fn report_renders_a_results_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = harness()
+        .arg("report")
+        .arg(root().join("harness/src/report/fixtures/base.json"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    for file in [
+        "index.html",
+        "report.md",
+        "summary.json",
+        "plots/startup.svg",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
+    let bad = dir.path().join("not-results.json");
+    std::fs::write(&bad, "{\"schema_version\": 7}").unwrap();
+    let output = harness().arg("report").arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("schema_version 7"),
+        "{}",
+        text(&output)
+    );
+}
