@@ -91,14 +91,20 @@ pub struct CapacityStage {
     pub ok: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Requests that waited for the in-flight cap (the service was behind).
+    pub cap_waits: u64,
     pub p50_us: Option<u64>,
     pub p99_us: Option<u64>,
     pub p999_us: Option<u64>,
     pub generator_saturated: bool,
+    /// The generator's CPU use over the stage, in % of its CPUs.
+    pub loadgen_cpu_pct: f64,
     /// Service CPU (user + system) per request over the stage, in µs.
     pub server_cpu_us_per_request: Option<f64>,
     pub server_cpu_pct: Option<f64>,
     pub held: bool,
+    /// What broke the stage first: "errors", "slo" or "generator".
+    pub limit: Option<&'static str>,
     /// Why the stage did not hold.
     pub broke: Option<String>,
 }
@@ -451,13 +457,7 @@ async fn sweep(
 
 /// What broke a stage: errors first, then the SLO, then the generator.
 fn kind_of(stage: &CapacityStage) -> &'static str {
-    if stage.errors > 0 {
-        "errors"
-    } else if stage.broke.as_deref().is_some_and(|b| b.contains("SLO")) {
-        "slo"
-    } else {
-        "generator"
-    }
+    stage.limit.unwrap_or("generator")
 }
 
 /// The service's CPU seconds at the start and the end of a stage's window.
@@ -503,21 +503,49 @@ async fn run_stage(
 fn stage_of(r: &RunRecord, slo_us: u64, server_cpu: Option<(f64, f64)>) -> CapacityStage {
     let errors: u64 = r.errors.values().sum();
     let p99 = r.latency_us.map(|l| l.p99);
+    let loadgen_busy = r.loadgen.cpu_seconds / (r.duration_s * r.loadgen.cpus.len().max(1) as f64);
     let mut broke = Vec::new();
+    let mut limit = None;
     if errors > 0 {
         broke.push(format!("{errors} errors"));
+        limit.get_or_insert("errors");
     }
     match p99 {
-        Some(p) if p > slo_us => broke.push(format!(
-            "p99 {:.3} ms > SLO {:.3} ms",
-            p as f64 / 1000.0,
-            slo_us as f64 / 1000.0
-        )),
-        None => broke.push("no request succeeded".to_owned()),
+        Some(p) if p > slo_us => {
+            broke.push(format!(
+                "p99 {:.3} ms > SLO {:.3} ms",
+                p as f64 / 1000.0,
+                slo_us as f64 / 1000.0
+            ));
+            limit.get_or_insert("slo");
+        }
+        None => {
+            broke.push("no request succeeded".to_owned());
+            limit.get_or_insert("errors");
+        }
         _ => {}
     }
-    if let Some(why) = &r.saturation {
-        broke.push(format!("generator: {why}"));
+    // A stage whose schedule slipped (scheduler lag or requests never sent) is
+    // the service's limit when requests queued for the in-flight cap while the
+    // generator had CPU to spare: they waited for the service, and the wait is
+    // in the corrected latency above. With no such waits, or with the
+    // generator's CPU nearly full, the slip is the generator's own.
+    let slipped = r.generator_saturated;
+    let generator_bound = r.cap_waits == 0 || loadgen_busy >= 0.95;
+    if slipped && !generator_bound && r.dropped > 0 {
+        broke.push(format!(
+            "{} requests never sent: the in-flight cap of {} stayed full",
+            r.dropped, r.concurrency
+        ));
+        limit.get_or_insert("slo");
+    }
+    if slipped && generator_bound {
+        broke.push(format!(
+            "generator: {} (its CPU {:.0}% busy)",
+            r.saturation.as_deref().unwrap_or("near its CPU limit"),
+            loadgen_busy * 100.0
+        ));
+        limit.get_or_insert("generator");
     }
     CapacityStage {
         offered_rps: r.offered_rps.unwrap_or(0.0),
@@ -526,10 +554,12 @@ fn stage_of(r: &RunRecord, slo_us: u64, server_cpu: Option<(f64, f64)>) -> Capac
         ok: r.ok,
         errors,
         dropped: r.dropped,
+        cap_waits: r.cap_waits,
         p50_us: r.latency_us.map(|l| l.p50),
         p99_us: p99,
         p999_us: r.latency_us.map(|l| l.p999),
         generator_saturated: r.generator_saturated,
+        loadgen_cpu_pct: loadgen_busy * 100.0,
         server_cpu_us_per_request: server_cpu
             .filter(|_| r.requests > 0)
             .map(|(cpu, _)| cpu * 1e6 / r.requests as f64),
@@ -537,6 +567,7 @@ fn stage_of(r: &RunRecord, slo_us: u64, server_cpu: Option<(f64, f64)>) -> Capac
             .filter(|(_, wall)| *wall > 0.0)
             .map(|(cpu, wall)| 100.0 * cpu / wall),
         held: broke.is_empty(),
+        limit,
         broke: (!broke.is_empty()).then(|| broke.join("; ")),
     }
 }

@@ -451,6 +451,9 @@ pub struct CapacityReport {
     pub comparison: Comparison,
     /// Per target: capacities of each repetition (None: the first stage broke).
     pub sweeps: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per target: the capacities that enter the statistics (not limited by
+    /// the generator, and measured).
+    pub kept: BTreeMap<String, Vec<f64>>,
     /// Per target: the index (into `Analysis::capacity`) of the median sweep.
     pub representative: BTreeMap<String, usize>,
     pub limited_by: BTreeMap<String, Vec<String>>,
@@ -731,14 +734,49 @@ fn capacity_reports(
         if at_max {
             comparison.note = Some("every sweep held up to its max rate: raise `max`".to_owned());
         }
+        if comparison.ratio.is_none() {
+            comparison.note = Some(format!(
+                "unavailable: the generator fell behind before the service broke its SLO \
+                 (lower bounds: {}); give the harness more CPUs (--loadgen-cpus)",
+                [RUST, GO]
+                    .iter()
+                    .map(|t| {
+                        let best = results
+                            .capacity
+                            .iter()
+                            .filter(|c| c.scenario == name && c.target == *t)
+                            .filter_map(|c| c.capacity_rps)
+                            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+                        format!(
+                            "{t} ≥ {}",
+                            best.map_or("none".to_owned(), |v| format!("{v:.0}/s"))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        // The chart draws each target's median sweep, usable or not: its stages
+        // show where it stopped and why.
         let mut representative = BTreeMap::new();
-        for (target, v) in &usable {
-            let mut v = v.clone();
+        for target in sweeps.keys() {
+            let mut v: Vec<(f64, usize)> = results
+                .capacity
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.scenario == name && &c.target == target)
+                .map(|(i, c)| (c.capacity_rps.unwrap_or(0.0), i))
+                .collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0));
             representative.insert(target.clone(), v[(v.len() - 1) / 2].1);
         }
+        let kept = [RUST, GO]
+            .iter()
+            .map(|t| (t.to_string(), values(t)))
+            .collect();
         reports.push(CapacityReport {
             scenario: name.to_owned(),
+            kept,
             call: first.call.clone(),
             protocol: first.protocol.clone(),
             slo_p99_ms: first.slo_p99_us as f64 / 1000.0,
@@ -954,44 +992,71 @@ fn headlines(
             c
         }
         many => {
-            let groups: Vec<(Vec<f64>, Vec<f64>)> = many
+            let both: Vec<&CapacityReport> = many
+                .iter()
+                .filter(|c| c.comparison.ratio.is_some())
+                .collect();
+            let groups: Vec<(Vec<f64>, Vec<f64>)> = both
                 .iter()
                 .map(|c| {
-                    let v = |t: &str| -> Vec<f64> {
-                        c.sweeps
-                            .get(t)
-                            .map(|s| s.iter().flatten().copied().collect())
-                            .unwrap_or_default()
-                    };
+                    let v = |t: &str| -> Vec<f64> { c.kept.get(t).cloned().unwrap_or_default() };
                     (v(GO), v(RUST))
                 })
                 .collect();
-            let ratio = stats::geomean_ratio(&groups, bootstrap);
-            let med = |t: &str| -> Vec<f64> {
-                many.iter()
-                    .filter_map(|c| {
-                        if t == RUST {
-                            c.comparison.rust
+            match stats::geomean_ratio(&groups, bootstrap) {
+                None => Comparison::unavailable(
+                    "capacity at SLO",
+                    "req/s",
+                    Better::Higher,
+                    many.iter()
+                        .map(|c| {
+                            format!(
+                                "{}: {}",
+                                c.scenario,
+                                c.comparison.note.as_deref().unwrap_or("unavailable")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                Some(ratio) => {
+                    let med = |t: &str| -> Vec<f64> {
+                        both.iter()
+                            .filter_map(|c| {
+                                if t == RUST {
+                                    c.comparison.rust
+                                } else {
+                                    c.comparison.go
+                                }
+                            })
+                            .collect()
+                    };
+                    let left_out = many.len() - both.len();
+                    Comparison {
+                        metric: "capacity at SLO".to_owned(),
+                        unit: "req/s",
+                        better: Better::Higher,
+                        rust: stats::geomean(&med(RUST)),
+                        go: stats::geomean(&med(GO)),
+                        verdict: Some(stats::verdict(&ratio, Better::Higher)),
+                        ratio: Some(ratio),
+                        rust_cv: None,
+                        go_cv: None,
+                        noisy: both.iter().any(|c| c.comparison.noisy),
+                        rust_n: both.len(),
+                        go_n: both.len(),
+                        note: Some(if left_out == 0 {
+                            format!("geometric mean of {} scenarios", both.len())
                         } else {
-                            c.comparison.go
-                        }
-                    })
-                    .collect()
-            };
-            Comparison {
-                metric: "capacity at SLO".to_owned(),
-                unit: "req/s",
-                better: Better::Higher,
-                rust: stats::geomean(&med(RUST)),
-                go: stats::geomean(&med(GO)),
-                verdict: ratio.map(|r| stats::verdict(&r, Better::Higher)),
-                ratio,
-                rust_cv: None,
-                go_cv: None,
-                noisy: many.iter().any(|c| c.comparison.noisy),
-                rust_n: many.len(),
-                go_n: many.len(),
-                note: Some(format!("geometric mean of {} scenarios", many.len())),
+                            format!(
+                                "geometric mean of {} of {} scenarios ({left_out} without a \
+                                 usable sweep for both targets)",
+                                both.len(),
+                                many.len()
+                            )
+                        }),
+                    }
+                }
             }
         }
     });

@@ -214,7 +214,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
         charts.push(Chart {
             name: format!("capacity-{}", c.scenario),
             caption: "Each stage of the sweep with the median capacity of each target: p99 \
-                      against the offered rate (hollow: the stage broke), and achieved against \
+                      against the offered rate (a cross: the stage did not hold), and achieved against \
                       offered."
                 .to_owned(),
             svg: plots::capacity(

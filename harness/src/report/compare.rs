@@ -126,10 +126,7 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
         };
         for target in [RUST, GO] {
             let v = |c: &analysis::CapacityReport| -> Vec<f64> {
-                c.sweeps
-                    .get(target)
-                    .map(|s| s.iter().flatten().copied().collect())
-                    .unwrap_or_default()
+                c.kept.get(target).cloned().unwrap_or_default()
             };
             rows.push(row(
                 What {

@@ -734,7 +734,7 @@ impl<F: Fn(&CapacityStage) -> Option<f64>> CapacityTop<'_, F> {
             .legend(|c| Circle::new(c, 4, NEUTRAL.filled()));
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-            .label("broke the SLO")
+            .label("did not hold")
             .legend(|c| Cross::new(c, 4, NEUTRAL.stroke_width(2)));
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
