@@ -386,6 +386,33 @@ impl Comparison {
         }
     }
 
+    /// `of` for a metric measured once per repetition: with fewer than two
+    /// kept repetitions on a side the interval ignores that side's spread, so
+    /// there is no verdict, only the ratio and a note that says why.
+    fn of_repetitions(
+        metric: &str,
+        unit: &'static str,
+        better: Better,
+        rust: &[f64],
+        go: &[f64],
+        bootstrap: &Bootstrap,
+    ) -> Self {
+        let mut c = Self::of(metric, unit, better, rust, go, bootstrap);
+        if c.ratio.is_some() && (rust.len() < 2 || go.len() < 2) {
+            c.verdict = None;
+            let short: Vec<String> = [(RUST, rust.len()), (GO, go.len())]
+                .iter()
+                .filter(|(_, n)| *n < 2)
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            c.note = Some(format!(
+                "no verdict: fewer than 2 kept repetitions ({})",
+                short.join(", ")
+            ));
+        }
+        c
+    }
+
     fn unavailable(metric: &str, unit: &'static str, better: Better, why: String) -> Self {
         Self {
             metric: metric.to_owned(),
@@ -596,7 +623,7 @@ fn scenario_report(
         }
         let rust = values(RUST, metric);
         let go = values(GO, metric);
-        let mut c = Comparison::of(
+        let mut c = Comparison::of_repetitions(
             metric.name,
             metric.unit,
             metric.better,
@@ -721,7 +748,7 @@ fn capacity_reports(
                 .map(|v| v.iter().map(|(r, _)| *r).collect())
                 .unwrap_or_default()
         };
-        let comparison = Comparison::of(
+        let comparison = Comparison::of_repetitions(
             "capacity at SLO",
             "req/s",
             Better::Higher,
@@ -732,7 +759,11 @@ fn capacity_reports(
         let mut comparison = comparison;
         let at_max = limited_by.values().flatten().all(|l| l == "max rate");
         if at_max {
-            comparison.note = Some("every sweep held up to its max rate: raise `max`".to_owned());
+            let at_max = "every sweep held up to its max rate: raise `max`";
+            comparison.note = Some(match &comparison.note {
+                Some(note) => format!("{note}; {at_max}"),
+                None => at_max.to_owned(),
+            });
         }
         if comparison.ratio.is_none() {
             comparison.note = Some(format!(
@@ -800,7 +831,7 @@ fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupR
         s.map(|s| f(s).samples.iter().skip(1).copied().collect())
             .unwrap_or_default()
     };
-    let mut ready = Comparison::of(
+    let mut ready = Comparison::of_repetitions(
         "startup (spawn to ready)",
         "ms",
         Better::Lower,
@@ -809,7 +840,7 @@ fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupR
         bootstrap,
     );
     ready.note = Some("median of the warm runs (run 1, cold, is shown apart)".to_owned());
-    let exit = Comparison::of(
+    let exit = Comparison::of_repetitions(
         "stop (SIGTERM to exit)",
         "ms",
         Better::Lower,
@@ -897,6 +928,8 @@ fn aggregate(
     let mut groups = Vec::new();
     let (mut rust_medians, mut go_medians) = (Vec::new(), Vec::new());
     let mut noisy = 0;
+    let mut short = 0;
+    let mut included = Vec::new();
     for s in scenarios {
         let values = |t: &str| -> Vec<f64> {
             s.kept
@@ -909,7 +942,12 @@ fn aggregate(
                 .unwrap_or_default()
         };
         let (rust, go) = (values(RUST), values(GO));
-        if rust.is_empty() || go.is_empty() {
+        // As for one scenario: a side with fewer than two kept repetitions has
+        // no spread to resample.
+        if rust.len() < 2 || go.len() < 2 {
+            if !rust.is_empty() || !go.is_empty() {
+                short += 1;
+            }
             continue;
         }
         if stats::is_noisy(&rust) || stats::is_noisy(&go) {
@@ -918,6 +956,7 @@ fn aggregate(
         rust_medians.extend(stats::median(&rust));
         go_medians.extend(stats::median(&go));
         groups.push((go, rust));
+        included.push(s.name.as_str());
     }
     if groups.is_empty() {
         return Comparison::unavailable(
@@ -929,11 +968,16 @@ fn aggregate(
     }
     let ratio = stats::geomean_ratio(&groups, bootstrap);
     let n = groups.len();
-    let what = if n == 1 {
-        format!("1 scenario ({})", scenarios[0].name)
+    let mut what = if n == 1 {
+        format!("1 scenario ({})", included[0])
     } else {
         format!("geometric mean of {n} scenarios")
     };
+    if short > 0 {
+        what.push_str(&format!(
+            " ({short} left out: fewer than 2 kept repetitions on a side)"
+        ));
+    }
     Comparison {
         metric: title.to_owned(),
         unit: m.unit,
@@ -994,7 +1038,7 @@ fn headlines(
         many => {
             let both: Vec<&CapacityReport> = many
                 .iter()
-                .filter(|c| c.comparison.ratio.is_some())
+                .filter(|c| c.comparison.verdict.is_some())
                 .collect();
             let groups: Vec<(Vec<f64>, Vec<f64>)> = both
                 .iter()
@@ -1076,7 +1120,7 @@ fn headlines(
             .map(|s| s.rss_kib.idle as f64 / 1024.0)
             .collect()
     };
-    let mut idle_row = Comparison::of(
+    let mut idle_row = Comparison::of_repetitions(
         "idle memory (RSS)",
         "MiB",
         Better::Lower,

@@ -61,9 +61,18 @@ fn headline_rows_in_order_with_real_verdicts() {
     let r = image.ratio.unwrap();
     assert_eq!((r.low, r.high), (r.estimate, r.estimate));
     assert!((r.estimate - 37_128_068.0 / 8_801_679.0).abs() < 1e-9);
-    // Both sweeps reached the smoke suite's max rate: no difference.
+    // One sweep per target: a ratio, but no verdict (no spread to resample).
     let capacity = row("capacity at SLO");
-    assert_eq!(capacity.verdict, Some(Verdict::NoSignificantDifference));
+    assert_eq!(capacity.verdict, None);
+    assert_eq!(capacity.ratio.unwrap().estimate, 1.0);
+    assert!(
+        capacity
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("fewer than 2 kept repetitions (rust 1, go 1)"),
+        "{capacity:?}"
+    );
 }
 
 #[test]
@@ -87,6 +96,21 @@ fn flagged_runs_are_left_out_and_listed() {
         .find(|m| m.metric == "p99 latency")
         .unwrap();
     assert_eq!((p99.rust_n, p99.go_n), (2, 1));
+    assert_eq!(
+        p99.verdict, None,
+        "one kept go run has no spread: no verdict"
+    );
+    // Nor does that scenario enter the p99 headline.
+    let headline = &a.headlines[0];
+    assert_eq!(headline.rust_n, 1, "{headline:?}");
+    assert!(
+        headline
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("1 left out: fewer than 2 kept repetitions"),
+        "{headline:?}"
+    );
     assert!(
         a.flags
             .iter()
