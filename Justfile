@@ -12,21 +12,21 @@ default:
 
 ## Main jobs
 
-# The whole comparison (scenarios/suites/quick.toml, at most 6 minutes once built): verify both
-# services, run every contract call in interleaved repetitions, time startup, measure images, and
-# write reports/<run-id>/{report.md,index.html,plots/,results.json}; reports/latest points to it.
+# Verifies both services, runs every contract call in interleaved repetitions, times startup,
+# measures images, and writes reports/<run-id>/{report.md,index.html,plots/,results.json}.
+# The whole comparison, quick suite (scenarios/suites/quick.toml, about 4.5 min): reports/latest/index.html
 [group('main')]
 bench *flags="": build
     {{harness}} bench scenarios/suites/quick.toml --no-build {{flags}}
 
-# What CI publishes (scenarios/suites/full.toml, about 45 minutes): longer runs, 5 repetitions,
-# every scenario, and a capacity sweep.
+# Longer runs, 5 repetitions, every scenario, and a capacity sweep.
+# What CI publishes: the full suite (scenarios/suites/full.toml, about 40 minutes).
 [group('main')]
 bench-full *flags="": build
     {{harness}} bench scenarios/suites/full.toml --no-build {{flags}}
 
-# The whole bench pipeline end to end with 1-second scenarios (scenarios/suites/smoke.toml), then
-# checks the report it wrote: re-rendering, compare against itself, and the Pages index.
+# Then checks the report it wrote: files, plots, re-rendering, compare against itself, the Pages index.
+# The whole bench pipeline end to end with 1-second scenarios (scenarios/suites/smoke.toml).
 [group('main')]
 bench-smoke:
     #!/usr/bin/env bash
@@ -66,8 +66,8 @@ scenarios-check:
     {{harness}} validate scenarios
     {{harness}} run scenarios --target all --no-build --rate 100 --duration 2s --warmup 0s --after-wait 1s --check --no-spectrum --quiet
 
-# Startup time of both services (20 fresh processes each), then binary and image sizes; with podman
-# or docker present, every image figure must be measured.
+# With podman or docker present, every image figure must be measured.
+# Startup time of both services (20 fresh processes each), then binary and image sizes.
 [group('load')]
 probes-check:
     #!/usr/bin/env bash
