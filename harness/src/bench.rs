@@ -342,14 +342,11 @@ async fn sweep(
     options: &RunOptions,
 ) -> anyhow::Result<CapacityRecord> {
     let cpus = &options.placement.server_cpus;
-    let mut service = layout
+    let service = layout
         .start_on(target, Duration::from_secs(20), Some(cpus))
         .await?;
     let pid = service.pid().context("the service exited as it started")?;
-    let addr = match cs.scenario.protocol {
-        Protocol::Http1 | Protocol::Http2 => service.http,
-        Protocol::Grpc => service.grpc,
-    };
+    let addr = service.addr(cs.scenario.protocol);
     let slo_us = cs.slo_p99.as_micros() as u64;
     let mut stages = Vec::new();
     let mut stage_at = async |rate: u64| -> anyhow::Result<bool> {
@@ -398,11 +395,7 @@ async fn sweep(
         }
         good = Some(lo);
     }
-    service.terminate()?;
-    let status = service.wait(Duration::from_secs(15)).await?;
-    if !status.success() {
-        bail!("{target}: exited with {status} after SIGTERM");
-    }
+    service.stop(Duration::from_secs(15)).await?;
     // The lowest rate that broke decides what limited the sweep.
     let limiting = stages
         .iter()

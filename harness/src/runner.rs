@@ -124,16 +124,13 @@ pub(crate) async fn run_on_fresh_service(
     options: &RunOptions,
 ) -> anyhow::Result<(RunRecord, Measured)> {
     let cpus = &options.placement.server_cpus;
-    let mut service = layout
+    let service = layout
         .start_on(target, Duration::from_secs(20), Some(cpus))
         .await?;
     let pid = service.pid().context("the service exited as it started")?;
     let mut watch = Watch::start(pid, cpus.len())?;
     watch.idle(options.idle_wait).await?;
-    let addr = match scenario.protocol {
-        Protocol::Http1 | Protocol::Http2 => service.http,
-        Protocol::Grpc => service.grpc,
-    };
+    let addr = service.addr(scenario.protocol);
     watch.load_starting()?;
     let (mut record, measured) =
         run_one(scenario, target.name(), addr, options, Some(watch.hook())).await?;
@@ -147,11 +144,7 @@ pub(crate) async fn run_on_fresh_service(
     }
     let server = watch.after(options.after_wait, record.requests).await?;
     record.server = Some(server);
-    service.terminate()?;
-    let status = service.wait(Duration::from_secs(15)).await?;
-    if !status.success() {
-        bail!("{target}: exited with {status} after SIGTERM");
-    }
+    service.stop(Duration::from_secs(15)).await?;
     Ok((record, measured))
 }
 

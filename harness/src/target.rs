@@ -232,6 +232,24 @@ impl Service {
         Ok(())
     }
 
+    /// The address that serves `protocol`: REST for HTTP/1.1 and HTTP/2, else gRPC.
+    pub fn addr(&self, protocol: crate::scenario::Protocol) -> SocketAddr {
+        match protocol {
+            crate::scenario::Protocol::Http1 | crate::scenario::Protocol::Http2 => self.http,
+            crate::scenario::Protocol::Grpc => self.grpc,
+        }
+    }
+
+    /// SIGTERM, then the exit, which must be 0.
+    pub async fn stop(mut self, timeout: Duration) -> anyhow::Result<()> {
+        self.terminate()?;
+        let status = self.wait(timeout).await?;
+        if !status.success() {
+            bail!("{}: exited with {status} after SIGTERM", self.target);
+        }
+        Ok(())
+    }
+
     /// Waits for the process to exit, killing it after `timeout`.
     pub async fn wait(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
         match tokio::time::timeout(timeout, self.child.wait()).await {

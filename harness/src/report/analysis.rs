@@ -605,16 +605,7 @@ fn scenario_report(
             None => kept.entry(r.target.clone()).or_default().push(i),
         }
     }
-    let values = |target: &str, metric: &Metric| -> Vec<f64> {
-        kept.get(target)
-            .map(|ix| {
-                ix.iter()
-                    .filter_map(|&i| (metric.value)(&results.runs[i]))
-                    .filter(|v| v.is_finite())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let values = |target: &str, metric: &Metric| kept_values(&results.runs, &kept, target, metric);
     let closed = first.model == "closed";
     let mut metrics = Vec::new();
     for metric in METRICS {
@@ -709,7 +700,12 @@ fn capacity_reports(
     for name in names {
         let mut sweeps: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
         let mut limited_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut usable: BTreeMap<String, Vec<(f64, usize)>> = BTreeMap::new();
+        // Per target: every sweep's index, and the capacities that count.
+        let mut indices: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut kept: BTreeMap<String, Vec<f64>> = [RUST, GO]
+            .iter()
+            .map(|t| (t.to_string(), Vec::new()))
+            .collect();
         let mut first = None;
         for (i, c) in results.capacity.iter().enumerate() {
             if c.scenario != name {
@@ -724,6 +720,7 @@ fn capacity_reports(
                 .entry(c.target.clone())
                 .or_default()
                 .push(c.limited_by.clone());
+            indices.entry(c.target.clone()).or_default().push(i);
             // A capacity bounded by the generator is not the service's: flag it.
             if c.limited_by == "generator" {
                 flags.push(Flag {
@@ -738,25 +735,18 @@ fn capacity_reports(
                 continue;
             }
             if let Some(rate) = c.capacity_rps {
-                usable.entry(c.target.clone()).or_default().push((rate, i));
+                kept.entry(c.target.clone()).or_default().push(rate);
             }
         }
         let Some(first) = first else { continue };
-        let values = |t: &str| -> Vec<f64> {
-            usable
-                .get(t)
-                .map(|v| v.iter().map(|(r, _)| *r).collect())
-                .unwrap_or_default()
-        };
-        let comparison = Comparison::of_repetitions(
+        let mut comparison = Comparison::of_repetitions(
             "capacity at SLO",
             "req/s",
             Better::Higher,
-            &values(RUST),
-            &values(GO),
+            &kept[RUST],
+            &kept[GO],
             bootstrap,
         );
-        let mut comparison = comparison;
         let at_max = limited_by.values().flatten().all(|l| l == "max rate");
         if at_max {
             let at_max = "every sweep held up to its max rate: raise `max`";
@@ -766,44 +756,36 @@ fn capacity_reports(
             });
         }
         if comparison.ratio.is_none() {
+            let bound = |t: &str| {
+                sweeps
+                    .get(t)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .copied()
+                    .reduce(f64::max)
+                    .map_or("none".to_owned(), |v| format!("{v:.0}/s"))
+            };
             comparison.note = Some(format!(
                 "unavailable: the generator fell behind before the service broke its SLO \
-                 (lower bounds: {}); give the harness more CPUs (--loadgen-cpus)",
-                [RUST, GO]
-                    .iter()
-                    .map(|t| {
-                        let best = results
-                            .capacity
-                            .iter()
-                            .filter(|c| c.scenario == name && c.target == *t)
-                            .filter_map(|c| c.capacity_rps)
-                            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-                        format!(
-                            "{t} ≥ {}",
-                            best.map_or("none".to_owned(), |v| format!("{v:.0}/s"))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                 (lower bounds: {RUST} ≥ {}, {GO} ≥ {}); give the harness more CPUs \
+                 (--loadgen-cpus)",
+                bound(RUST),
+                bound(GO)
             ));
         }
         // The chart draws each target's median sweep, usable or not: its stages
         // show where it stopped and why.
-        let mut representative = BTreeMap::new();
-        for target in sweeps.keys() {
-            let mut v: Vec<(f64, usize)> = results
-                .capacity
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.scenario == name && &c.target == target)
-                .map(|(i, c)| (c.capacity_rps.unwrap_or(0.0), i))
-                .collect();
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            representative.insert(target.clone(), v[(v.len() - 1) / 2].1);
-        }
-        let kept = [RUST, GO]
+        let representative = indices
             .iter()
-            .map(|t| (t.to_string(), values(t)))
+            .map(|(target, ix)| {
+                let mut by_rate: Vec<(f64, usize)> = ix
+                    .iter()
+                    .map(|&i| (results.capacity[i].capacity_rps.unwrap_or(0.0), i))
+                    .collect();
+                by_rate.sort_by(|a, b| a.0.total_cmp(&b.0));
+                (target.clone(), by_rate[(by_rate.len() - 1) / 2].1)
+            })
             .collect();
         reports.push(CapacityReport {
             scenario: name.to_owned(),
@@ -931,16 +913,7 @@ fn aggregate(
     let mut short = 0;
     let mut included = Vec::new();
     for s in scenarios {
-        let values = |t: &str| -> Vec<f64> {
-            s.kept
-                .get(t)
-                .map(|ix| {
-                    ix.iter()
-                        .filter_map(|&i| (m.value)(&results.runs[i]))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let values = |t: &str| kept_values(&results.runs, &s.kept, t, m);
         let (rust, go) = (values(RUST), values(GO));
         // As for one scenario: a side with fewer than two kept repetitions has
         // no spread to resample.
@@ -1175,15 +1148,21 @@ fn headlines(
 impl Analysis {
     /// A metric's values over the kept repetitions of one target in one scenario.
     pub fn values(&self, scenario: &ScenarioReport, target: &str, metric: &Metric) -> Vec<f64> {
-        scenario
-            .kept
-            .get(target)
-            .map(|ix| {
-                ix.iter()
-                    .filter_map(|&i| (metric.value)(&self.results.runs[i]))
-                    .filter(|v| v.is_finite())
-                    .collect()
-            })
-            .unwrap_or_default()
+        kept_values(&self.results.runs, &scenario.kept, target, metric)
     }
+}
+
+/// A metric's finite values over the kept runs (`kept`: run indices per target).
+fn kept_values(
+    runs: &[RunIn],
+    kept: &BTreeMap<String, Vec<usize>>,
+    target: &str,
+    metric: &Metric,
+) -> Vec<f64> {
+    kept.get(target)
+        .into_iter()
+        .flatten()
+        .filter_map(|&i| (metric.value)(&runs[i]))
+        .filter(|v| v.is_finite())
+        .collect()
 }

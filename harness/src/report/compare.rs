@@ -209,6 +209,25 @@ fn change_text(c: Option<Change>) -> &'static str {
     }
 }
 
+impl Row {
+    /// scope, target, metric, base, head, head/base [CI], change.
+    fn cells(&self) -> [String; 7] {
+        [
+            self.scope.clone(),
+            self.target.to_owned(),
+            self.metric.clone(),
+            with_unit(self.base, self.unit),
+            with_unit(self.head, self.unit),
+            interval_or_na(self.ratio),
+            change_text(self.change).to_owned(),
+        ]
+    }
+
+    fn noisy(&self) -> &'static str {
+        if self.noisy { " (noisy)" } else { "" }
+    }
+}
+
 impl Comparison {
     pub fn regressions(&self) -> usize {
         self.rows
@@ -244,17 +263,11 @@ impl Comparison {
             "scope", "target", "metric", "base", "head", "head/base [95% CI]"
         );
         for r in &self.rows {
+            let [scope, target, metric, base, head, ratio, change] = r.cells();
             let _ = writeln!(
                 out,
-                "{:<28} {:<5} {:<18} {:>14} {:>14}  {:<26} {}{}",
-                r.scope,
-                r.target,
-                r.metric,
-                with_unit(r.base, r.unit),
-                with_unit(r.head, r.unit),
-                interval_or_na(r.ratio),
-                change_text(r.change),
-                if r.noisy { " (noisy)" } else { "" }
+                "{scope:<28} {target:<5} {metric:<18} {base:>14} {head:>14}  {ratio:<26} {change}{}",
+                r.noisy()
             );
         }
         for u in &self.unmatched {
@@ -285,23 +298,12 @@ impl Comparison {
             _ => 2,
         });
         for r in rows {
-            let change = change_text(r.change);
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {}{} |",
-                r.scope,
-                r.target,
-                r.metric,
-                with_unit(r.base, r.unit),
-                with_unit(r.head, r.unit),
-                interval_or_na(r.ratio),
-                if r.change == Some(Change::Regression) {
-                    format!("🔴 **{change}**")
-                } else {
-                    change.to_owned()
-                },
-                if r.noisy { " (noisy)" } else { "" }
-            );
+            let mut cells = r.cells();
+            if r.change == Some(Change::Regression) {
+                cells[6] = format!("🔴 **{}**", cells[6]);
+            }
+            cells[6].push_str(r.noisy());
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         for u in &self.unmatched {
             let _ = writeln!(out, "\nNot compared: {u}");
