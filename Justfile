@@ -51,7 +51,7 @@ bench-smoke:
 
 # Every check CI runs: formatting, lints, unit and integration tests, generated-code drift, conformance, scenarios.
 [group('main')]
-test: build lint rs-test go-test gen-check verify scenarios-check probes-check bench-smoke
+test: build lint rs-test go-test gen-check verify scenarios-check drain-check probes-check bench-smoke
 
 ## Load
 
@@ -65,6 +65,11 @@ run scenario target="all" *flags="":
 scenarios-check:
     {{harness}} validate scenarios
     {{harness}} run scenarios --target all --no-build --rate 100 --duration 2s --warmup 0s --after-wait 1s --check --no-spectrum --quiet
+
+# SIGTERM to each service under 1,000 requests/s, over HTTP/1.1 and gRPC: no accepted request may fail.
+[group('load')]
+drain-check:
+    {{harness}} run scenarios/drain.toml scenarios/drain-grpc.toml --target all --no-build --check --quiet --out target/drain-check
 
 # With podman or docker present, every image figure must be measured.
 # Startup time of both services (20 fresh processes each), then binary and image sizes.

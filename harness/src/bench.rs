@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use crate::drain;
 use crate::environment::Environment;
 use crate::load::{self, Edge, WindowHook};
 use crate::placement::Placement;
@@ -169,6 +170,30 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
         for scenario in &suite.scenarios {
             for target in suite.order(rep) {
                 progress.starting(rep, suite.repetitions, target, &scenario.name);
+                if scenario.drain.is_some() {
+                    match runtime.block_on(drain::run(layout, target, scenario, &options.placement))
+                    {
+                        Ok(mut record) => {
+                            record.repetition = Some(rep);
+                            eprintln!("  {}", record.line());
+                            // A service that loses requests on SIGTERM fails the bench like a failed run.
+                            ok &= record.passed;
+                            file.push_drain(&record)?;
+                        }
+                        Err(err) => {
+                            ok = false;
+                            eprintln!("  FAILED: {err:#}");
+                            file.push_failure(&Failure {
+                                kind: "drain",
+                                target: target.name(),
+                                scenario: scenario.name.clone(),
+                                repetition: rep,
+                                error: format!("{err:#}"),
+                            })?;
+                        }
+                    }
+                    continue;
+                }
                 let outcome = runtime.block_on(runner::run_on_fresh_service(
                     layout,
                     target,

@@ -630,18 +630,35 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let records = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
-            print!("\n{}", terminal::table(&records));
-            let failed: Vec<String> = records
+            let ran = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
+            if !ran.runs.is_empty() {
+                print!("\n{}", terminal::table(&ran.runs));
+            }
+            let failed: Vec<String> = ran
+                .runs
                 .iter()
                 .filter(|r| r.dropped > 0 || r.errors.values().sum::<u64>() > 0)
                 .map(|r| format!("{} {}", r.target, r.scenario))
+                .collect();
+            let failed_drains: Vec<String> = ran
+                .drains
+                .iter()
+                .filter(|d| !d.passed)
+                .map(|d| format!("{} {}", d.target, d.scenario))
                 .collect();
             if check && !failed.is_empty() {
                 eprintln!(
                     "check failed: errors or dropped requests in {}",
                     failed.join(", ")
                 );
+            }
+            if check && !failed_drains.is_empty() {
+                eprintln!(
+                    "check failed: drain lost requests or misbehaved in {}",
+                    failed_drains.join(", ")
+                );
+            }
+            if check && !(failed.is_empty() && failed_drains.is_empty()) {
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod conformance;
+pub mod drain;
 pub mod environment;
 pub mod images;
 pub mod load;

@@ -40,6 +40,8 @@ pub struct Results {
     pub capacity: Vec<serde_json::Value>,
     /// `harness bench`: runs that could not be measured, and why.
     pub failures: Vec<serde_json::Value>,
+    /// Drain scenarios: SIGTERM under load, request by request.
+    pub drains: Vec<serde_json::Value>,
     pub startup: Vec<serde_json::Value>,
     pub artifacts: Vec<serde_json::Value>,
 }
@@ -284,6 +286,7 @@ impl ResultsFile {
             runs: Vec::new(),
             capacity: Vec::new(),
             failures: Vec::new(),
+            drains: Vec::new(),
             startup: Vec::new(),
             artifacts: Vec::new(),
         };
@@ -308,6 +311,7 @@ impl ResultsFile {
                 results.runs = list("runs");
                 results.capacity = list("capacity");
                 results.failures = list("failures");
+                results.drains = list("drains");
                 results.suite = Some(old["suite"].clone()).filter(|v| !v.is_null());
                 results.environment = Some(old["environment"].clone()).filter(|v| !v.is_null());
                 results.startup = list("startup");
@@ -332,6 +336,11 @@ impl ResultsFile {
 
     pub fn push_capacity(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
         self.results.capacity.push(serde_json::to_value(entry)?);
+        self.write()
+    }
+
+    pub fn push_drain(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
+        self.results.drains.push(serde_json::to_value(entry)?);
         self.write()
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::drain::{self, DrainRecord};
 use crate::load::{self, Measured, WindowHook, client};
 use crate::placement::Placement;
 use crate::probe::Watch;
@@ -52,19 +53,33 @@ pub fn parse_url(url: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{url:?}: {authority} resolves to no address"))
 }
 
+/// What `run` measured: load runs, and drain runs for `[drain]` scenarios.
+#[derive(Debug, Default)]
+pub struct Ran {
+    pub runs: Vec<RunRecord>,
+    pub drains: Vec<DrainRecord>,
+}
+
 /// Runs every scenario against every endpoint; returns the records.
 pub async fn run(
     scenarios: &[Scenario],
     endpoint: Endpoint,
     options: &RunOptions,
-) -> anyhow::Result<Vec<RunRecord>> {
+) -> anyhow::Result<Ran> {
     let mut file = match &options.out {
         Some(dir) => Some(ResultsFile::open(dir)?),
         None => None,
     };
     let mut records = Vec::new();
+    let mut drains = Vec::new();
     match endpoint {
         Endpoint::Url(addr) => {
+            if let Some(scenario) = scenarios.iter().find(|s| s.drain.is_some()) {
+                bail!(
+                    "{}: a drain scenario signals the service, so it needs a service the harness starts (--target, not --url)",
+                    scenario.name
+                );
+            }
             for scenario in scenarios {
                 let (mut record, measured) = run_one(scenario, "url", addr, options, None).await?;
                 record.server_note = Some(
@@ -80,6 +95,16 @@ pub async fn run(
                     layout.build(target)?;
                 }
                 for scenario in scenarios {
+                    if scenario.drain.is_some() {
+                        let record =
+                            drain::run(&layout, target, scenario, &options.placement).await?;
+                        println!("{}", record.line());
+                        if let Some(file) = &mut file {
+                            file.push_drain(&record)?;
+                        }
+                        drains.push(record);
+                        continue;
+                    }
                     let (record, measured) =
                         run_on_fresh_service(&layout, target, scenario, options).await?;
                     finish(record, &measured, options, &mut file, &mut records)?;
@@ -91,7 +116,10 @@ pub async fn run(
         file.complete()?;
         eprintln!("results: {}", file.path().display());
     }
-    Ok(records)
+    Ok(Ran {
+        runs: records,
+        drains,
+    })
 }
 
 /// Prints a finished run and writes it out.

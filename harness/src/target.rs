@@ -127,6 +127,17 @@ impl Layout {
         ready_timeout: Duration,
         cpus: Option<&[usize]>,
     ) -> anyhow::Result<Service> {
+        self.start_with(target, ready_timeout, cpus, &[]).await
+    }
+
+    /// Like `start_on`, with more flags for the service (`--drain-delay 1s`).
+    pub async fn start_with(
+        &self,
+        target: Target,
+        ready_timeout: Duration,
+        cpus: Option<&[usize]>,
+        flags: &[String],
+    ) -> anyhow::Result<Service> {
         let binary = self.binary(target);
         if !binary.is_file() {
             bail!(
@@ -134,7 +145,7 @@ impl Layout {
                 binary.display()
             );
         }
-        Service::start(target, &binary, ready_timeout, cpus).await
+        Service::start(target, &binary, ready_timeout, cpus, flags).await
     }
 }
 
@@ -154,6 +165,7 @@ impl Service {
         binary: &Path,
         ready_timeout: Duration,
         cpus: Option<&[usize]>,
+        flags: &[String],
     ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(binary);
         cmd.args([
@@ -164,6 +176,7 @@ impl Service {
             "--log-level",
             "warn",
         ]);
+        cmd.args(flags);
         if let Some(cpus) = cpus {
             cmd.arg("--workers").arg(cpus.len().to_string());
             crate::placement::pin_command(&mut cmd, cpus)?;

@@ -181,6 +181,7 @@ fn rest(path: &str, protocol: Protocol) -> Scenario {
         },
         slo: Slo::default(),
         stream: None,
+        drain: None,
     }
 }
 

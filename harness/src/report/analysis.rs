@@ -32,6 +32,8 @@ pub struct ResultsIn {
     #[serde(default)]
     pub failures: Vec<FailureIn>,
     #[serde(default)]
+    pub drains: Vec<crate::drain::DrainRecord>,
+    #[serde(default)]
     pub startup: Vec<StartupIn>,
     #[serde(default)]
     pub artifacts: Vec<ArtifactIn>,

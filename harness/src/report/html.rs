@@ -267,6 +267,41 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
         }
     }
 
+    if !a.results.drains.is_empty() {
+        let _ = writeln!(out, "<h2 id=\"drain\">Drain under load</h2>");
+        let _ = writeln!(
+            out,
+            "<p>{}</p>",
+            markdown_to_html(crate::drain::EXPLANATION)
+        );
+        for group in crate::drain::groups(&a.results.drains) {
+            let _ = writeln!(
+                out,
+                "<h3>{} <span class=\"note\">({})</span></h3>",
+                escape(group.scenario),
+                escape(&group.settings)
+            );
+            let mut table = String::from("<table>\n<tr>");
+            for h in crate::drain::HEADER {
+                let _ = write!(table, "<th>{}</th>", escape(h));
+            }
+            table.push_str("</tr>\n");
+            for d in group.runs {
+                let _ = write!(
+                    table,
+                    "<tr{}>",
+                    if d.passed { "" } else { " class=\"red\"" }
+                );
+                for cell in crate::drain::row(d) {
+                    let _ = write!(table, "<td>{}</td>", escape(&cell));
+                }
+                table.push_str("</tr>\n");
+            }
+            table.push_str("</table>\n");
+            out.push_str(&table);
+        }
+    }
+
     if let Some(s) = &a.startup {
         let _ = writeln!(out, "<h2 id=\"startup\">Startup and stop</h2>");
         out.push_str(&comparison_table(&[s.ready.clone(), s.exit.clone()], true));

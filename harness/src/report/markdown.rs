@@ -178,6 +178,24 @@ pub fn render(a: &Analysis) -> String {
         out.push('\n');
     }
 
+    if !a.results.drains.is_empty() {
+        let _ = writeln!(out, "## Drain under load\n");
+        let _ = writeln!(out, "{}\n", crate::drain::EXPLANATION);
+        for group in crate::drain::groups(&a.results.drains) {
+            let _ = writeln!(out, "### {}\n\n{}.\n", group.scenario, group.settings);
+            let _ = writeln!(out, "| {} |", crate::drain::HEADER.join(" | "));
+            let _ = writeln!(out, "|{}", "---|".repeat(crate::drain::HEADER.len()));
+            for d in group.runs {
+                let mut cells = crate::drain::row(d);
+                if !d.passed {
+                    cells[10] = format!("🔴 {}", cells[10]);
+                }
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
+            }
+            out.push('\n');
+        }
+    }
+
     if let Some(s) = &a.startup {
         let _ = writeln!(out, "## Startup and stop\n");
         let _ = writeln!(out, "| | Rust | Go | Go / Rust [95% CI] | verdict |");

@@ -211,3 +211,57 @@ fn compare_finds_the_planted_changes() {
     assert_eq!(same.regressions(), 0);
     assert!(same.rows.iter().all(|r| r.change == Some(Change::NoChange)));
 }
+
+#[test]
+fn drain_runs_get_their_own_section_with_failures_in_red() {
+    let mut results = analysis::read(&fixture("base.json")).unwrap();
+    let run = |target: &str, scenario: &str, failed: u64| {
+        serde_json::from_value::<crate::drain::DrainRecord>(serde_json::json!({
+            "target": target, "scenario": scenario, "protocol": "http1",
+            "call": "GET /v1/users/{id}", "repetition": 1, "rate": 1000,
+            "duration_s": 3.0, "signal_after_s": 0.5, "drain_delay_s": 1.0,
+            "drain_timeout_s": 5.0, "before": 500, "before_errors": {},
+            "sent": 2500, "completed": 1000 - failed, "completed_while_listening": 1000 - failed,
+            "not_accepted": {"connection refused": 1500},
+            "failed": if failed > 0 { serde_json::json!({"reset": failed}) } else { serde_json::json!({}) },
+            "readiness_off_ms": 0.4, "stopped_listening_ms": 1003.0, "exit_ms": 1004.0,
+            "exit": "exited 0", "passed": failed == 0,
+            "problems": if failed > 0 { vec![format!("{failed} accepted requests failed (reset {failed})")] } else { vec![] },
+        }))
+        .unwrap()
+    };
+    results.drains = vec![
+        run("rust", "drain", 0),
+        run("go", "drain", 0),
+        run("rust", "drain-grpc", 2),
+        run("go", "drain", 0),
+    ];
+    let a = analysis::analyse(results);
+    let md = markdown::render(&a);
+    let section = &md[md.find("## Drain under load").expect("drain section")..];
+    // One table per scenario, in the order each first appears, with all its runs.
+    let drain = section.find("### drain\n").unwrap();
+    let grpc = section.find("### drain-grpc\n").unwrap();
+    assert!(drain < grpc, "{section}");
+    assert_eq!(
+        section[drain..grpc]
+            .matches("| exited 0 after 1004 ms | pass |")
+            .count(),
+        3
+    );
+    assert!(
+        section.contains("| 2 (reset 2) | 1500 (connection refused 1500) |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("🔴 FAIL: 2 accepted requests failed (reset 2)"),
+        "{section}"
+    );
+    let html = html::render(&a, &[]);
+    assert!(html.contains("<h2 id=\"drain\">Drain under load</h2>"));
+    assert_eq!(
+        html.matches("<tr class=\"red\"><td>rust</td>").count(),
+        1,
+        "one failed drain row"
+    );
+}

@@ -35,6 +35,22 @@ pub struct Scenario {
     pub slo: Slo,
     /// gRPC streaming: `stream` and `messages`.
     pub stream: Option<Stream>,
+    /// `[drain]`: the service gets SIGTERM under this load.
+    pub drain: Option<Drain>,
+}
+
+/// The drain scenario: SIGTERM `signal_after` into the measured window, to a
+/// service started with `--drain-delay delay --drain-timeout timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    pub signal_after: Duration,
+    pub delay: Duration,
+    pub timeout: Duration,
+}
+
+impl Drain {
+    pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,6 +99,18 @@ impl Scenario {
         if let Some(w) = o.warmup {
             load.warmup = w;
         }
+        if let Some(drain) = &self.drain {
+            if load.model != Model::Open {
+                return Err("a [drain] scenario runs in the open loop".into());
+            }
+            if drain.signal_after + drain.delay >= load.duration {
+                return Err(format!(
+                    "--duration {} must be longer than the scenario's drain signal_after + delay ({})",
+                    humantime::format_duration(load.duration),
+                    humantime::format_duration(drain.signal_after + drain.delay)
+                ));
+            }
+        }
 
         self.load = load;
         Ok(())
@@ -158,6 +170,7 @@ mod tests {
             },
             slo: Slo::default(),
             stream: None,
+            drain: None,
         }
     }
 

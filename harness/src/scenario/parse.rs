@@ -14,8 +14,8 @@ use toml::Spanned;
 use super::params::Zipf;
 use super::template::{self, Piece, PieceKind, TemplateError};
 use super::{
-    Arrival, Call, Expect, GrpcKind, Load, Model, Param, Protocol, Scenario, Slo, Stage, Stream,
-    Template, contract,
+    Arrival, Call, Drain, Expect, GrpcKind, Load, Model, Param, Protocol, Scenario, Slo, Stage,
+    Stream, Template, contract,
 };
 use crate::rng::Rng;
 
@@ -107,6 +107,7 @@ struct RawScenario {
     params: Option<RawParams>,
     load: Option<Spanned<RawLoad>>,
     slo: Option<RawSlo>,
+    drain: Option<Spanned<RawDrain>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -137,6 +138,14 @@ struct RawStage {
 #[serde(deny_unknown_fields)]
 struct RawSlo {
     p99: Option<Spanned<DurationText>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDrain {
+    signal_after: Spanned<DurationText>,
+    delay: Option<Spanned<DurationText>>,
+    timeout: Option<Spanned<DurationText>>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +507,10 @@ fn build(file: &File, raw: RawScenario) -> Result<Scenario, ScenarioError> {
     if let Some(body) = &body {
         check_body(file, body, &call, expect, &names, &params, load.seed)?;
     }
+    let drain = match raw.drain {
+        None => None,
+        Some(raw) => Some(drain_section(file, raw, &load)?),
+    };
 
     Ok(Scenario {
         path: file.path.to_path_buf(),
@@ -511,6 +524,55 @@ fn build(file: &File, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         load,
         slo,
         stream,
+        drain,
+    })
+}
+
+/// `[drain]`: SIGTERM `signal_after` into an open-loop window.
+fn drain_section(file: &File, raw: Spanned<RawDrain>, load: &Load) -> Result<Drain, ScenarioError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    if load.model != Model::Open {
+        return Err(file.err(
+            span,
+            "[drain] needs the open loop: requests keep arriving on schedule while the service drains",
+        ));
+    }
+    let signal_after = positive_duration(file, &raw.signal_after, "signal_after")?;
+    if signal_after >= load.duration {
+        return Err(file.err(
+            raw.signal_after.span(),
+            format!(
+                "signal_after must fall inside the measured window ({})",
+                humantime::format_duration(load.duration)
+            ),
+        ));
+    }
+    let delay = match &raw.delay {
+        None => Drain::DEFAULT_DELAY,
+        Some(d) => duration(file, d)?,
+    };
+    let timeout = match &raw.timeout {
+        None => Drain::DEFAULT_TIMEOUT,
+        Some(t) => positive_duration(file, t, "timeout")?,
+    };
+    if signal_after + delay >= load.duration {
+        return Err(file.err(
+            raw.delay
+                .as_ref()
+                .map_or(raw.signal_after.span(), |d| d.span()),
+            format!(
+                "signal_after + delay ({}) must end inside the measured window ({}), so that \
+                 the load meets the closed listener",
+                humantime::format_duration(signal_after + delay),
+                humantime::format_duration(load.duration)
+            ),
+        ));
+    }
+    Ok(Drain {
+        signal_after,
+        delay,
+        timeout,
     })
 }
 
@@ -1221,6 +1283,64 @@ mod tests {
         assert_eq!(
             (l.warmup, l.timeout, l.seed),
             (Duration::from_secs(2), Duration::from_secs(2), 1)
+        );
+    }
+
+    #[test]
+    fn drain_section() {
+        let window = "rate = 1000\nduration = \"3s\"\n";
+        let s = ok(&users_load(&format!(
+            "{window}[drain]\nsignal_after = \"1s\"\n"
+        )));
+        assert_eq!(
+            s.drain,
+            Some(Drain {
+                signal_after: Duration::from_secs(1),
+                delay: Drain::DEFAULT_DELAY,
+                timeout: Drain::DEFAULT_TIMEOUT,
+            })
+        );
+        let s = ok(&users_load(&format!(
+            "{window}[drain]\nsignal_after = \"500ms\"\ndelay = \"0s\"\ntimeout = \"2s\"\n"
+        )));
+        let drain = s.drain.unwrap();
+        assert_eq!(drain.delay, Duration::ZERO);
+        assert_eq!(drain.timeout, Duration::from_secs(2));
+        assert!(ok(&users_load(window)).drain.is_none());
+    }
+
+    #[test]
+    fn drain_errors_point_at_the_key() {
+        let window = "rate = 1000\nduration = \"3s\"\n";
+        // users_load puts [load] on line 4: the window is lines 5-6 and [drain] line 7.
+        fails(
+            &users_load(&format!("{window}[drain]\nsignal_after = \"3s\"\n")),
+            (8, 16),
+            "signal_after must fall inside the measured window (3s)",
+        );
+        fails(
+            &users_load(&format!(
+                "{window}[drain]\nsignal_after = \"1s\"\ndelay = \"2s\"\n"
+            )),
+            (9, 9),
+            "signal_after + delay (3s) must end inside the measured window (3s)",
+        );
+        fails(
+            &users_load(&format!("{window}[drain]\nsignal_after = \"0s\"\n")),
+            (8, 16),
+            "signal_after must be > 0",
+        );
+        fails(
+            &users_load(&format!(
+                "{window}[drain]\nsignal_after = \"1s\"\ndelai = \"1s\"\n"
+            )),
+            (9, 1),
+            "unknown key `delai`",
+        );
+        fails(
+            &users_load("model = \"closed\"\nduration = \"3s\"\n[drain]\nsignal_after = \"1s\"\n"),
+            (7, 1),
+            "[drain] needs the open loop",
         );
     }
 

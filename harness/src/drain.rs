@@ -1,0 +1,740 @@
+//! The drain scenario (contract/README.md, "Running a service"): a fresh
+//! service takes open-loop load, gets SIGTERM `signal_after` into the window,
+//! and the load goes on until the window ends. Every request sent after the
+//! signal is sorted by how it ended:
+//!
+//! - **completed**: the expected answer;
+//! - **not accepted**: the service never took it, which a client may safely
+//!   retry: a refused connection (the listener had closed), or an HTTP/1.1
+//!   keep-alive connection the service closed while it was idle (the request
+//!   raced the close and no byte of a response came back);
+//! - **failed**: anything else, such as an error status, a reset after the
+//!   request was taken, or a timeout. A drain that loses nothing has none.
+//!
+//! Alongside, probes on fresh connections time when `GET /health` turned 503
+//! and when the listener stopped accepting, and the service's exit is timed.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use http_body_util::{BodyExt as _, Full};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::load::client::{self, CallSpec, Handle, Maker, MessageSink};
+use crate::load::recorder::Outcome;
+use crate::placement::Placement;
+use crate::results::call_text;
+use crate::scenario::{Drain, Protocol, Scenario};
+use crate::target::{Layout, Target};
+
+/// How often the probes look after the signal.
+const PROBE_EVERY: Duration = Duration::from_millis(5);
+
+/// How fast readiness must turn off after the signal.
+const READINESS_WITHIN: Duration = Duration::from_millis(100);
+
+/// One drain run, as written to `results.json` (`drains[]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrainRecord {
+    pub target: String,
+    pub scenario: String,
+    pub protocol: String,
+    pub call: String,
+    #[serde(default)]
+    pub repetition: Option<u32>,
+    pub rate: u64,
+    pub duration_s: f64,
+    pub signal_after_s: f64,
+    pub drain_delay_s: f64,
+    pub drain_timeout_s: f64,
+    /// Requests sent before the signal, and how many of those failed.
+    pub before: u64,
+    pub before_errors: BTreeMap<String, u64>,
+    /// Requests sent after the signal, until the window ended.
+    pub sent: u64,
+    pub completed: u64,
+    /// Sent while the listener still accepted, and completed.
+    pub completed_while_listening: u64,
+    pub not_accepted: BTreeMap<String, u64>,
+    pub failed: BTreeMap<String, u64>,
+    /// Milliseconds from the signal to the first 503 from `GET /health` on a new connection.
+    pub readiness_off_ms: Option<f64>,
+    /// Milliseconds from the signal to the first refused connection.
+    pub stopped_listening_ms: Option<f64>,
+    /// Milliseconds from the signal to the process's exit.
+    pub exit_ms: Option<f64>,
+    /// `exited 0`, `exited 1`, `killed by SIGKILL`, or why it is unknown.
+    pub exit: String,
+    pub passed: bool,
+    /// Why it did not pass; empty when it did.
+    pub problems: Vec<String>,
+}
+
+impl DrainRecord {
+    /// Requests the service took after the signal: completed plus failed.
+    pub fn accepted(&self) -> u64 {
+        self.completed + self.failed.values().sum::<u64>()
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    pub fn not_accepted_total(&self) -> u64 {
+        self.not_accepted.values().sum()
+    }
+
+    /// One line for the terminal and the reports.
+    pub fn line(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v:.0} ms"));
+        format!(
+            "{} {}: {} sent after SIGTERM: {} accepted, {} completed, {} failed{}, {} not accepted{}; \
+             /health 503 after {}, stopped listening after {}, {} after {}: {}",
+            self.target,
+            self.scenario,
+            self.sent,
+            self.accepted(),
+            self.completed,
+            self.failed_total(),
+            classes(&self.failed),
+            self.not_accepted_total(),
+            classes(&self.not_accepted),
+            ms(self.readiness_off_ms),
+            ms(self.stopped_listening_ms),
+            self.exit,
+            ms(self.exit_ms),
+            if self.passed {
+                "PASS".to_owned()
+            } else {
+                format!("FAIL ({})", self.problems.join("; "))
+            }
+        )
+    }
+}
+
+/// The drain section's explanation, shared by both report formats.
+pub const EXPLANATION: &str = "Each service took open-loop load, got SIGTERM part way, and the load \
+went on. Of the requests sent after the signal, *accepted* ones are those the service took \
+(completed or failed); *not accepted* ones met a closed listener or an idle keep-alive \
+connection being closed, which a client retries safely. A clean drain fails none, turns \
+`/health` to 503 at once, keeps serving for --drain-delay, then stops listening and exits 0.";
+
+/// The drain runs of one scenario, in file order, with its settings in words.
+pub struct Group<'a> {
+    pub scenario: &'a str,
+    /// `GET /v1/users/{id}, http1 1000/s for 3 s, SIGTERM at 0.5 s, --drain-delay 1 s, --drain-timeout 5 s`
+    pub settings: String,
+    pub runs: Vec<&'a DrainRecord>,
+}
+
+/// Groups drain runs by scenario, in the order each first appears.
+pub fn groups(drains: &[DrainRecord]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for d in drains {
+        match groups.iter_mut().find(|g| g.scenario == d.scenario) {
+            Some(group) => group.runs.push(d),
+            None => groups.push(Group {
+                scenario: &d.scenario,
+                settings: format!(
+                    "{}, {} {}/s for {} s, SIGTERM at {} s, --drain-delay {} s, --drain-timeout {} s",
+                    d.call,
+                    d.protocol,
+                    d.rate,
+                    d.duration_s,
+                    d.signal_after_s,
+                    d.drain_delay_s,
+                    d.drain_timeout_s
+                ),
+                runs: vec![d],
+            }),
+        }
+    }
+    groups
+}
+
+/// The cells of one row of the drain table: target, repetition, sent,
+/// accepted, completed, failed, not accepted, /health 503, stopped
+/// listening, exit, result.
+pub fn row(d: &DrainRecord) -> [String; 11] {
+    let ms = |v: Option<f64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v:.0} ms"));
+    [
+        d.target.clone(),
+        d.repetition.map_or_else(String::new, |r| r.to_string()),
+        d.sent.to_string(),
+        d.accepted().to_string(),
+        d.completed.to_string(),
+        format!("{}{}", d.failed_total(), classes(&d.failed)),
+        format!("{}{}", d.not_accepted_total(), classes(&d.not_accepted)),
+        ms(d.readiness_off_ms),
+        ms(d.stopped_listening_ms),
+        format!("{} after {}", d.exit, ms(d.exit_ms)),
+        if d.passed {
+            "pass".to_owned()
+        } else {
+            format!("FAIL: {}", d.problems.join("; "))
+        },
+    ]
+}
+
+pub const HEADER: [&str; 11] = [
+    "target",
+    "repetition",
+    "sent after SIGTERM",
+    "accepted",
+    "completed",
+    "failed",
+    "not accepted",
+    "/health 503 after",
+    "stopped listening after",
+    "exit",
+    "result",
+];
+
+/// ` (reset 2, timeout 1)`, or nothing for an empty map.
+pub fn classes(map: &BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(" ({})", parts.join(", "))
+}
+
+/// Starts `target` with the scenario's drain flags, drives the load, signals,
+/// and judges the drain.
+pub async fn run(
+    layout: &Layout,
+    target: Target,
+    scenario: &Scenario,
+    placement: &Placement,
+) -> anyhow::Result<DrainRecord> {
+    let drain = scenario
+        .drain
+        .context("not a drain scenario (no [drain] table)")?;
+    let flags = [
+        "--drain-delay".to_owned(),
+        humantime::format_duration(drain.delay).to_string(),
+        "--drain-timeout".to_owned(),
+        humantime::format_duration(drain.timeout).to_string(),
+    ];
+    let mut service = layout
+        .start_with(
+            target,
+            Duration::from_secs(20),
+            Some(&placement.server_cpus),
+            &flags,
+        )
+        .await?;
+    let pid = service.pid().context("the service exited as it started")?;
+    let addr = service.addr(scenario.protocol);
+    let health = service.http;
+
+    let (signalled_tx, signalled_rx) = oneshot::channel::<Instant>();
+    let owned = scenario.clone();
+    let drive = tokio::task::spawn_blocking(move || {
+        drive(&owned, addr, health, pid, signalled_tx)
+            .with_context(|| format!("{target} {}: drain load against {addr}", owned.name))
+    });
+    // Exit waits: the delay, the drain timeout, and a second for the process to go.
+    let exit_within = drain.delay + drain.timeout + Duration::from_secs(1);
+    let exited = async {
+        let Ok(signalled) = signalled_rx.await else {
+            return (
+                None,
+                "not signalled: the load stopped before SIGTERM".to_owned(),
+            );
+        };
+        match service.wait(exit_within).await {
+            Ok(status) => {
+                let ms = signalled.elapsed().as_secs_f64() * 1e3;
+                (Some(ms), exit_text(status))
+            }
+            Err(err) => (None, format!("{err:#}")),
+        }
+    };
+    let (driven, (exit_ms, exit)) = tokio::join!(drive, exited);
+    let driven = driven.context("the drain load panicked")??;
+    Ok(judge(target, scenario, drain, driven, exit_ms, exit))
+}
+
+fn exit_text(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited {code}"),
+        (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
+            Ok(sig) => format!("killed by {sig}"),
+            Err(_) => format!("killed by signal {signal}"),
+        },
+        (None, None) => status.to_string(),
+    }
+}
+
+/// What the load and probes saw; times are since the signal.
+struct Driven {
+    before: u64,
+    before_errors: BTreeMap<String, u64>,
+    after: Vec<Sample>,
+    readiness_off: Option<Duration>,
+    stopped_listening: Option<Duration>,
+}
+
+/// A request sent after the signal.
+struct Sample {
+    sent: Duration,
+    class: Class,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Class {
+    Completed,
+    NotAccepted(&'static str),
+    Failed(String),
+}
+
+/// Sorts an outcome. `reused` says the request went out on an HTTP/1.1
+/// connection that had already carried a response.
+fn classify(outcome: &Outcome, reused: bool) -> Class {
+    match outcome {
+        Outcome::Ok => Class::Completed,
+        Outcome::Error(class) if class == "connect" => Class::NotAccepted("connection refused"),
+        Outcome::Error(class) if class == "reset" && reused => {
+            Class::NotAccepted("idle keep-alive closed")
+        }
+        Outcome::Error(class) => Class::Failed(class.clone()),
+    }
+}
+
+struct NoSink;
+
+impl MessageSink for NoSink {
+    fn message(&self, _latency_ns: u64) {}
+}
+
+/// Runs the open-loop load on a current-thread runtime (the load engine's
+/// handles are single-threaded), sends SIGTERM to `pid` on time, and probes.
+fn drive(
+    scenario: &Scenario,
+    addr: SocketAddr,
+    health: SocketAddr,
+    pid: u32,
+    signalled: oneshot::Sender<Instant>,
+) -> anyhow::Result<Driven> {
+    let drain = scenario.drain.context("no [drain] table")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let load = &scenario.load;
+        let rate = load.stages.first().map_or(0, |s| s.rate).max(1);
+        let period = Duration::from_secs_f64(1.0 / rate as f64);
+        let spec = Rc::new(CallSpec::new(scenario)?);
+        let maker = Rc::new(RefCell::new(Maker::new(scenario, addr, load.seed)?));
+        let grpc = match scenario.protocol {
+            Protocol::Grpc => Some(client::connect_grpc(addr).await?),
+            Protocol::Http1 | Protocol::Http2 => None,
+        };
+        let h2 = match scenario.protocol {
+            Protocol::Http2 => Some(Rc::new(client::H2Conn::new(
+                addr,
+                client::connect_h2(addr).await?,
+            ))),
+            Protocol::Http1 | Protocol::Grpc => None,
+        };
+        let pool: Rc<RefCell<Vec<Handle>>> = Rc::new(RefCell::new(Vec::new()));
+        let samples: Rc<RefCell<Vec<(Instant, Outcome, bool)>>> = Rc::default();
+        let origin = Instant::now();
+        let now = Rc::new(move || origin.elapsed().as_nanos() as u64);
+
+        let t0 = tokio::time::Instant::now();
+        let signal_at = t0 + load.warmup + drain.signal_after;
+        let end = t0 + load.warmup + load.duration;
+        let mut signal = Some(signalled);
+        let mut signal_instant = None;
+        let mut probes = None;
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut i: u32 = 0;
+        loop {
+            // Open loop: each request has its time; a late loop catches up at once.
+            let due = t0 + period * i;
+            if due >= end {
+                break;
+            }
+            if signal_instant.is_none() && signal_at <= due {
+                tokio::time::sleep_until(signal_at).await;
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(i32::try_from(pid)?),
+                    nix::sys::signal::Signal::SIGTERM,
+                )
+                .context("sending SIGTERM to the service")?;
+                let at = Instant::now();
+                signal_instant = Some(at);
+                if let Some(tx) = signal.take() {
+                    let _ = tx.send(at);
+                }
+                // Probe past the window if need be: until the listener must have closed.
+                let until = end.into_std().max(at + drain.delay + drain.timeout);
+                probes = Some(tokio::task::spawn_local(probe(health, addr, at, until)));
+            }
+            tokio::time::sleep_until(due).await;
+            let mut handle = pool
+                .borrow_mut()
+                .pop()
+                .unwrap_or_else(|| match (&grpc, &h2) {
+                    (Some(grpc), _) => Handle::Grpc(grpc.clone()),
+                    (None, Some(h2)) => Handle::H2(Rc::clone(h2)),
+                    (None, None) => Handle::H1(None, addr),
+                });
+            let reused = matches!(&handle, Handle::H1(Some(sender), _) if !sender.is_closed());
+            let (spec, maker, pool, samples, now) = (
+                Rc::clone(&spec),
+                Rc::clone(&maker),
+                Rc::clone(&pool),
+                Rc::clone(&samples),
+                Rc::clone(&now),
+            );
+            let timeout = load.timeout;
+            tasks.spawn_local(async move {
+                let sent = Instant::now();
+                let outcome =
+                    tokio::time::timeout(timeout, handle.exchange(&spec, &maker, &NoSink, &*now))
+                        .await
+                        .unwrap_or_else(|_| Outcome::Error("timeout".to_owned()));
+                samples.borrow_mut().push((sent, outcome, reused));
+                if matches!(handle, Handle::H1(..)) {
+                    pool.borrow_mut().push(handle);
+                }
+            });
+            i += 1;
+        }
+        while tasks.join_next().await.is_some() {}
+        let signal_instant = signal_instant.context("the window ended before the signal")?;
+        let (readiness_off, stopped_listening) = match probes {
+            Some(task) => task.await?,
+            None => (None, None),
+        };
+        let mut driven = Driven {
+            before: 0,
+            before_errors: BTreeMap::new(),
+            after: Vec::new(),
+            readiness_off,
+            stopped_listening,
+        };
+        for (sent, outcome, reused) in samples.take() {
+            match sent.checked_duration_since(signal_instant) {
+                None => {
+                    driven.before += 1;
+                    if let Outcome::Error(class) = outcome {
+                        *driven.before_errors.entry(class).or_default() += 1;
+                    }
+                }
+                Some(since) => driven.after.push(Sample {
+                    sent: since,
+                    class: classify(&outcome, reused),
+                }),
+            }
+        }
+        Ok(driven)
+    })
+}
+
+/// From the signal to `until`, every [`PROBE_EVERY`]: `GET /health` on a new
+/// connection (until it answers 503) and a bare connect to `addr` (until it
+/// is refused). Returns both times since `signalled`.
+async fn probe(
+    health: SocketAddr,
+    addr: SocketAddr,
+    signalled: Instant,
+    until: Instant,
+) -> (Option<Duration>, Option<Duration>) {
+    let mut readiness_off = None;
+    let mut stopped = None;
+    while Instant::now() < until && (readiness_off.is_none() || stopped.is_none()) {
+        if readiness_off.is_none() && health_status(health).await == Some(503) {
+            readiness_off = Some(signalled.elapsed());
+        }
+        if stopped.is_none()
+            && let Err(err) = tokio::net::TcpStream::connect(addr).await
+            && err.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            stopped = Some(signalled.elapsed());
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+    (readiness_off, stopped)
+}
+
+/// The status of `GET /health` on a new HTTP/1.1 connection, if it answers.
+async fn health_status(addr: SocketAddr) -> Option<u16> {
+    let mut sender = client::connect_h1(addr).await.ok()?;
+    let request = http::Request::get("/health")
+        .header(http::header::HOST, addr.to_string())
+        .body(Full::new(bytes::Bytes::new()))
+        .ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(1), sender.send_request(request))
+        .await
+        .ok()?
+        .ok()?;
+    let status = response.status().as_u16();
+    let _ = response.into_body().collect().await;
+    Some(status)
+}
+
+fn judge(
+    target: Target,
+    scenario: &Scenario,
+    drain: Drain,
+    driven: Driven,
+    exit_ms: Option<f64>,
+    exit: String,
+) -> DrainRecord {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut not_accepted = BTreeMap::new();
+    let mut failed = BTreeMap::new();
+    let mut completed = 0;
+    let mut completed_while_listening = 0;
+    for sample in &driven.after {
+        match &sample.class {
+            Class::Completed => {
+                completed += 1;
+                if driven.stopped_listening.is_none_or(|t| sample.sent < t) {
+                    completed_while_listening += 1;
+                }
+            }
+            Class::NotAccepted(why) => *not_accepted.entry((*why).to_owned()).or_default() += 1,
+            Class::Failed(class) => *failed.entry(class.clone()).or_default() += 1,
+        }
+    }
+    let mut record = DrainRecord {
+        target: target.name().to_owned(),
+        scenario: scenario.name.clone(),
+        protocol: scenario.protocol.name().to_owned(),
+        call: call_text(scenario),
+        repetition: None,
+        rate: scenario.load.stages.first().map_or(0, |s| s.rate),
+        duration_s: scenario.load.duration.as_secs_f64(),
+        signal_after_s: drain.signal_after.as_secs_f64(),
+        drain_delay_s: drain.delay.as_secs_f64(),
+        drain_timeout_s: drain.timeout.as_secs_f64(),
+        before: driven.before,
+        before_errors: driven.before_errors,
+        sent: driven.after.len() as u64,
+        completed,
+        completed_while_listening,
+        not_accepted,
+        failed,
+        readiness_off_ms: driven.readiness_off.map(ms),
+        stopped_listening_ms: driven.stopped_listening.map(ms),
+        exit_ms,
+        exit,
+        passed: false,
+        problems: Vec::new(),
+    };
+    record.problems = problems(&record, drain);
+    record.passed = record.problems.is_empty();
+    record
+}
+
+/// Everything that makes a drain fail, in words.
+fn problems(r: &DrainRecord, drain: Drain) -> Vec<String> {
+    let mut problems = Vec::new();
+    let before_errors: u64 = r.before_errors.values().sum();
+    if before_errors > 0 {
+        problems.push(format!(
+            "{before_errors} requests failed before SIGTERM{}",
+            classes(&r.before_errors)
+        ));
+    }
+    if r.failed_total() > 0 {
+        problems.push(format!(
+            "{} accepted requests failed{}",
+            r.failed_total(),
+            classes(&r.failed)
+        ));
+    }
+    let delay_ms = drain.delay.as_secs_f64() * 1e3;
+    // With a delay, the listener is open after the signal, so readiness is observable.
+    if delay_ms >= 2.0 * READINESS_WITHIN.as_secs_f64() * 1e3 {
+        match r.readiness_off_ms {
+            None => problems.push("GET /health never answered 503 after SIGTERM".to_owned()),
+            Some(t) if t > READINESS_WITHIN.as_secs_f64() * 1e3 => problems.push(format!(
+                "GET /health answered 503 only {t:.0} ms after SIGTERM (limit {} ms)",
+                READINESS_WITHIN.as_millis()
+            )),
+            Some(_) => {}
+        }
+        if r.completed_while_listening == 0 {
+            problems.push("no request sent during --drain-delay completed".to_owned());
+        }
+    }
+    match r.stopped_listening_ms {
+        None => problems.push(
+            "the listener still accepted connections after --drain-delay + --drain-timeout"
+                .to_owned(),
+        ),
+        // The probe runs every few ms; allow for one period of lateness in the service's timer.
+        Some(t) if t + 1.0 < delay_ms * 0.95 => problems.push(format!(
+            "stopped listening {t:.0} ms after SIGTERM, before --drain-delay ({delay_ms:.0} ms)"
+        )),
+        Some(_) => {}
+    }
+    if r.exit != "exited 0" {
+        problems.push(format!("the service {} (expected exit 0)", r.exit));
+    }
+    let limit_ms = (drain.delay + drain.timeout).as_secs_f64() * 1e3;
+    if let Some(t) = r.exit_ms
+        && t > limit_ms
+    {
+        problems.push(format!(
+            "exit took {t:.0} ms, beyond --drain-delay + --drain-timeout ({limit_ms:.0} ms)"
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> DrainRecord {
+        DrainRecord {
+            target: "rust".into(),
+            scenario: "drain".into(),
+            protocol: "http1".into(),
+            call: "GET /v1/users/{id}".into(),
+            repetition: None,
+            rate: 1000,
+            duration_s: 4.0,
+            signal_after_s: 1.5,
+            drain_delay_s: 1.0,
+            drain_timeout_s: 5.0,
+            before: 1500,
+            before_errors: BTreeMap::new(),
+            sent: 2500,
+            completed: 1000,
+            completed_while_listening: 1000,
+            not_accepted: BTreeMap::from([("connection refused".to_owned(), 1500)]),
+            failed: BTreeMap::new(),
+            readiness_off_ms: Some(3.0),
+            stopped_listening_ms: Some(1004.0),
+            exit_ms: Some(1010.0),
+            exit: "exited 0".into(),
+            passed: true,
+            problems: Vec::new(),
+        }
+    }
+
+    fn drain() -> Drain {
+        Drain {
+            signal_after: Duration::from_millis(1500),
+            delay: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn a_clean_drain_passes() {
+        let r = record();
+        assert_eq!(problems(&r, drain()), Vec::<String>::new());
+        assert_eq!(r.accepted(), 1000);
+        assert!(r.line().ends_with("PASS"), "{}", r.line());
+    }
+
+    #[test]
+    fn each_fault_is_named() {
+        type Fault = Box<dyn Fn(&mut DrainRecord)>;
+        let cases: Vec<(Fault, &str)> = vec![
+            (
+                Box::new(|r| {
+                    r.failed.insert("reset".into(), 3);
+                }),
+                "3 accepted requests failed (reset 3)",
+            ),
+            (
+                Box::new(|r| {
+                    r.before_errors.insert("http_500".into(), 1);
+                }),
+                "1 requests failed before SIGTERM (http_500 1)",
+            ),
+            (
+                Box::new(|r| r.readiness_off_ms = None),
+                "GET /health never answered 503",
+            ),
+            (
+                Box::new(|r| r.readiness_off_ms = Some(250.0)),
+                "answered 503 only 250 ms after SIGTERM",
+            ),
+            (
+                Box::new(|r| r.stopped_listening_ms = None),
+                "still accepted connections after",
+            ),
+            (
+                Box::new(|r| r.stopped_listening_ms = Some(2.0)),
+                "before --drain-delay",
+            ),
+            (
+                Box::new(|r| r.exit = "exited 1".into()),
+                "the service exited 1",
+            ),
+            (
+                Box::new(|r| r.exit_ms = Some(7000.0)),
+                "beyond --drain-delay + --drain-timeout",
+            ),
+            (
+                Box::new(|r| r.completed_while_listening = 0),
+                "no request sent during --drain-delay completed",
+            ),
+        ];
+        for (fault, needle) in cases {
+            let mut r = record();
+            fault(&mut r);
+            let found = problems(&r, drain());
+            assert_eq!(found.len(), 1, "{needle}: {found:?}");
+            assert!(found[0].contains(needle), "{needle}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_delay_readiness_is_not_required() {
+        let mut r = record();
+        r.readiness_off_ms = None;
+        r.completed_while_listening = 0;
+        r.stopped_listening_ms = Some(1.0);
+        let no_delay = Drain {
+            delay: Duration::ZERO,
+            ..drain()
+        };
+        assert_eq!(problems(&r, no_delay), Vec::<String>::new());
+    }
+
+    #[test]
+    fn outcomes_are_sorted_by_whether_the_service_took_them() {
+        assert_eq!(classify(&Outcome::Ok, false), Class::Completed);
+        let err = |c: &str| Outcome::Error(c.to_owned());
+        assert_eq!(
+            classify(&err("connect"), false),
+            Class::NotAccepted("connection refused")
+        );
+        assert_eq!(
+            classify(&err("reset"), true),
+            Class::NotAccepted("idle keep-alive closed")
+        );
+        // A reset on a connection that had carried nothing is not the idle race.
+        assert_eq!(
+            classify(&err("reset"), false),
+            Class::Failed("reset".into())
+        );
+        assert_eq!(
+            classify(&err("http_503"), true),
+            Class::Failed("http_503".into())
+        );
+        assert_eq!(
+            classify(&err("timeout"), true),
+            Class::Failed("timeout".into())
+        );
+    }
+}
