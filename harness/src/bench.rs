@@ -157,6 +157,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
             progress: false,
             label: String::new(),
             on_window: None,
+            abort: None,
         },
         out: None,
         spectrum: false,

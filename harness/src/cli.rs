@@ -618,6 +618,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     progress: !quiet,
                     label: String::new(),
                     on_window: None,
+                    abort: None,
                 },
                 out,
                 spectrum: !no_spectrum,
