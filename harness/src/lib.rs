@@ -7,6 +7,7 @@ pub mod cli;
 pub mod conformance;
 pub mod environment;
 pub mod images;
+pub mod interrupt;
 pub mod load;
 pub mod loadgen_bench;
 pub mod pages;
