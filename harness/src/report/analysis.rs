@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use serde::Deserialize;
 
 use crate::stats::{self, Better, Bootstrap, Interval, Verdict};
@@ -253,17 +252,11 @@ pub struct ArtifactIn {
 
 /// Reads a results.json.
 pub fn read(path: &std::path::Path) -> anyhow::Result<ResultsIn> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let results: ResultsIn = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a results file of this harness", path.display()))?;
-    anyhow::ensure!(
-        results.schema_version == crate::results::SCHEMA_VERSION,
-        "{}: schema_version {} (this harness reads {})",
-        path.display(),
-        results.schema_version,
-        crate::results::SCHEMA_VERSION
-    );
-    Ok(results)
+    let bytes = std::fs::read(path)
+        .map_err(|err| anyhow::anyhow!("{}: cannot read it: {err}", path.display()))?;
+    crate::results::parse(path, &bytes)?;
+    // Parsed again as the reports' types, for the position of a wrong field.
+    serde_json::from_slice(&bytes).map_err(|err| crate::results::json_error(path, &err))
 }
 
 // ---- output: what the reports show ----------------------------------------------
