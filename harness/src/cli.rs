@@ -70,8 +70,13 @@ enum Command {
         target: Option<TargetArg>,
         /// Load a service that is already running: http://HOST:PORT of the
         /// scenario's protocol (the REST port for http1/http2, the gRPC port for grpc).
+        /// HOST must resolve to loopback addresses only, unless --allow-remote.
         #[arg(long, conflicts_with = "target")]
         url: Option<String>,
+        /// Let --url point at a host that is not this machine (a non-loopback
+        /// address). Without it such a URL is refused with exit code 2.
+        #[arg(long, requires = "url")]
+        allow_remote: bool,
         /// Override the open-loop rate, requests/s (replaces any stages).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         rate: Option<u64>,
@@ -553,6 +558,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scenarios,
             target,
             url,
+            allow_remote,
             rate,
             model,
             concurrency,
@@ -589,7 +595,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let url_mode = url.is_some();
             let endpoint = match (target, url) {
                 (Some(target), _) => Endpoint::Targets(binaries.apply(layout()?), target.targets()),
-                (None, Some(url)) => Endpoint::Url(runner::parse_url(&url)?),
+                (None, Some(url)) => match runner::parse_url(&url, allow_remote) {
+                    Ok(addr) => Endpoint::Url(addr),
+                    Err(err) if err.is::<runner::NotLoopback>() => {
+                        eprintln!("error: {err}");
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(err) => return Err(err),
+                },
                 (None, None) => anyhow::bail!("give --target or --url"),
             };
             // With --url the service is not ours to place: the harness stays

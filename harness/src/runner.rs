@@ -36,8 +36,32 @@ pub struct RunOptions {
     pub after_wait: Duration,
 }
 
-/// Parses `http://host:port` (the only form: no TLS, no path).
-pub fn parse_url(url: &str) -> anyhow::Result<SocketAddr> {
+/// A `--url` whose host is not this machine, given without `--allow-remote`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--url {url}: {host} {what} not a loopback address; a load generator pointed at someone \
+     else's server by a typo is an attack; pass --allow-remote if you mean it"
+)]
+pub struct NotLoopback {
+    url: String,
+    host: String,
+    what: String,
+}
+
+/// Loopback: 127.0.0.0/8 and ::1 (also as an IPv4-mapped IPv6 address).
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Parses `http://host:port` (the only form: no TLS, no path) and resolves
+/// it. Unless `allow_remote`, every address the host resolves to must be
+/// loopback, else the error is `NotLoopback`; nothing is sent either way.
+pub fn parse_url(url: &str, allow_remote: bool) -> anyhow::Result<SocketAddr> {
     let rest = url
         .strip_prefix("http://")
         .with_context(|| format!("{url:?}: expected http://HOST:PORT (no TLS)"))?;
@@ -45,11 +69,37 @@ pub fn parse_url(url: &str) -> anyhow::Result<SocketAddr> {
     if authority.contains('/') {
         bail!("{url:?}: expected http://HOST:PORT without a path (the scenario gives the path)");
     }
-    authority
+    let addrs: Vec<SocketAddr> = authority
         .to_socket_addrs()
         .with_context(|| format!("{url:?}: cannot resolve {authority}"))?
-        .next()
-        .with_context(|| format!("{url:?}: {authority} resolves to no address"))
+        .collect();
+    let first = *addrs
+        .first()
+        .with_context(|| format!("{url:?}: {authority} resolves to no address"))?;
+    let remote: Vec<String> = addrs
+        .iter()
+        .filter(|a| !is_loopback(a.ip()))
+        .map(|a| a.ip().to_string())
+        .collect();
+    if !allow_remote && !remote.is_empty() {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let what = if remote.len() == 1 && remote[0] == host {
+            "is".to_owned()
+        } else {
+            format!("resolves to {}, which is", remote.join(", "))
+        };
+        return Err(NotLoopback {
+            url: url.to_owned(),
+            host: host.to_owned(),
+            what,
+        }
+        .into());
+    }
+    Ok(first)
 }
 
 /// Runs every scenario against every endpoint; returns the records.
@@ -181,4 +231,49 @@ pub(crate) async fn run_one(
             .with_context(|| format!("{target} {}: load run against {addr}", scenario.name))?;
     let record = RunRecord::new(scenario, target, &measured, &streams)?;
     Ok((record, measured))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_urls_pass_without_allow_remote() {
+        for url in [
+            "http://127.0.0.1:9",
+            "http://127.1.2.3:9/",
+            "http://[::1]:9",
+            "http://localhost:9",
+            "http://[::ffff:127.0.0.1]:9",
+        ] {
+            let addr = parse_url(url, false).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(is_loopback(addr.ip()), "{url}");
+        }
+        for url in [
+            "http://192.0.2.1:9",
+            "http://[2001:db8::1]:9",
+            "http://0.0.0.0:9",
+        ] {
+            let err = parse_url(url, false).unwrap_err();
+            assert!(err.is::<NotLoopback>(), "{url}: {err}");
+            assert!(
+                err.to_string().contains("is not a loopback address"),
+                "{err}"
+            );
+            assert!(parse_url(url, true).is_ok(), "{url}");
+        }
+        assert_eq!(
+            parse_url("http://192.0.2.1:9", false)
+                .unwrap_err()
+                .to_string(),
+            "--url http://192.0.2.1:9: 192.0.2.1 is not a loopback address; a load generator \
+             pointed at someone else's server by a typo is an attack; pass --allow-remote if \
+             you mean it"
+        );
+        assert!(
+            !parse_url("https://127.0.0.1:9", false)
+                .unwrap_err()
+                .is::<NotLoopback>()
+        );
+    }
 }
