@@ -483,8 +483,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 build: !no_build,
                 verify: !no_verify,
             };
-            let measured = crate::bench::run(&layout, &suite, &options)?;
-            let written = crate::report::write(&out.join("results.json"), &out)?;
+            crate::interrupt::install()?;
+            let measured = crate::bench::run(&layout, &suite, &options);
+            let results = out.join("results.json");
+            if let Some(code) = crate::interrupt::exit_code() {
+                // Whatever stopped it, render what was measured.
+                if let Err(err) = &measured {
+                    eprintln!("error: {err:#}");
+                }
+                if results.is_file() {
+                    let written = crate::report::write(&results, &out)?;
+                    crate::bench::link_latest(&out)?;
+                    println!("report (incomplete run): {}", written.display());
+                }
+                return Ok(ExitCode::from(code));
+            }
+            let measured = measured?;
+            let written = crate::report::write(&results, &out)?;
             crate::bench::link_latest(&out)?;
             println!("report: {}", written.display());
             Ok(if measured {
@@ -644,8 +659,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let records = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
-            print!("\n{}", terminal::table(&records));
+            crate::interrupt::install()?;
+            let outcome = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
+            let records = &outcome.records;
+            print!("\n{}", terminal::table(records));
+            for f in &outcome.failures {
+                eprintln!("FAILED {} {}: {}", f.target, f.scenario, f.error);
+            }
+            if let Some(signal) = outcome.interrupted {
+                eprintln!(
+                    "interrupted by {signal}: {} runs finished before it",
+                    records.len()
+                );
+                return Ok(ExitCode::from(128 + signal as u8));
+            }
+            if !outcome.failures.is_empty() {
+                eprintln!(
+                    "{} of {} runs failed (above)",
+                    outcome.failures.len(),
+                    outcome.failures.len() + records.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
             let failed: Vec<String> = records
                 .iter()
                 .filter(|r| r.dropped > 0 || r.errors.values().sum::<u64>() > 0)

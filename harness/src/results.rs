@@ -38,7 +38,8 @@ pub struct Results {
     pub runs: Vec<serde_json::Value>,
     /// `harness bench`: capacity sweeps.
     pub capacity: Vec<serde_json::Value>,
-    /// `harness bench`: runs that could not be measured, and why.
+    /// Runs that could not be measured (`harness bench`; `harness run`: runs
+    /// whose service died), when, and why.
     pub failures: Vec<serde_json::Value>,
     pub startup: Vec<serde_json::Value>,
     pub artifacts: Vec<serde_json::Value>,
@@ -229,6 +230,57 @@ impl RunRecord {
             server_note: None,
             placement_warnings: Vec::new(),
         })
+    }
+}
+
+/// A run that could not be measured (`failures[]`): `harness bench` goes on
+/// with the next run, `harness run` with the next scenario or target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// `run` or `capacity`.
+    pub kind: &'static str,
+    pub target: String,
+    pub scenario: String,
+    /// `harness bench`: the repetition; null for `harness run`.
+    pub repetition: Option<u32>,
+    pub error: String,
+    /// When it failed: UTC wall time with milliseconds.
+    pub at: String,
+    /// Seconds from the start of the run (before its service was started).
+    pub at_s: f64,
+    /// What the run was doing when its service died (`start`, `idle`,
+    /// `load`, `after`, `capacity`); null for other failures.
+    pub phase: Option<&'static str>,
+    /// The signal that killed the service (`SIGKILL`), if one did.
+    pub signal: Option<&'static str>,
+    /// The service's exit code, if it exited by itself.
+    pub exit_code: Option<i32>,
+}
+
+impl Failure {
+    /// A failure from the error a run returned; `at_s` is used unless the
+    /// error is a `ServiceDied`, which knows when the service died.
+    pub fn new(
+        kind: &'static str,
+        target: &str,
+        scenario: &str,
+        repetition: Option<u32>,
+        err: &anyhow::Error,
+        at_s: f64,
+    ) -> Self {
+        let died = err.downcast_ref::<crate::target::ServiceDied>();
+        Self {
+            kind,
+            target: target.to_owned(),
+            scenario: scenario.to_owned(),
+            repetition,
+            error: format!("{err:#}"),
+            at: died.map_or_else(crate::environment::now_rfc3339_millis, |d| d.at.clone()),
+            at_s: died.map_or(at_s, |d| d.at_s),
+            phase: died.map(|d| d.phase),
+            signal: died.and_then(|d| d.signal),
+            exit_code: died.and_then(|d| d.exit_code),
+        }
     }
 }
 

@@ -6,14 +6,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
 
-use crate::load::{self, Measured, WindowHook, client};
+use crate::interrupt::{self, Interrupted};
+use crate::load::{self, Abort, Measured, WindowHook, client};
 use crate::placement::Placement;
 use crate::probe::Watch;
 use crate::report::terminal;
-use crate::results::{ResultsFile, RunRecord, StreamLimit};
+use crate::results::{Failure, ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
-use crate::target::{Layout, Target};
+use crate::target::{Layout, RunWatch, ServiceDied, Target};
+
+/// How long an interrupted run's service gets to exit after SIGTERM before
+/// SIGKILL.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 
 /// Where the load goes.
 pub enum Endpoint {
@@ -102,46 +108,116 @@ pub fn parse_url(url: &str, allow_remote: bool) -> anyhow::Result<SocketAddr> {
     Ok(first)
 }
 
-/// Runs every scenario against every endpoint; returns the records.
+/// What `run` did.
+#[derive(Default)]
+pub struct Outcome {
+    pub records: Vec<RunRecord>,
+    /// Runs whose service died; the others went on.
+    pub failures: Vec<Failure>,
+    /// The signal that stopped the command before the end, if one did.
+    pub interrupted: Option<Signal>,
+}
+
+/// Runs every scenario against every endpoint. A run whose service dies is
+/// recorded as a failure and the next one starts; a SIGINT or SIGTERM stops
+/// the command and leaves results.json with `"complete": false`.
 pub async fn run(
     scenarios: &[Scenario],
     endpoint: Endpoint,
     options: &RunOptions,
-) -> anyhow::Result<Vec<RunRecord>> {
+) -> anyhow::Result<Outcome> {
     let mut file = match &options.out {
         Some(dir) => Some(ResultsFile::open(dir)?),
         None => None,
     };
-    let mut records = Vec::new();
+    let mut outcome = Outcome::default();
+    match run_all(scenarios, endpoint, options, &mut file, &mut outcome).await {
+        Ok(()) => {
+            if let Some(file) = &mut file {
+                file.complete()?;
+                eprintln!("results: {}", file.path().display());
+            }
+        }
+        Err(err) => match err.downcast_ref::<Interrupted>() {
+            Some(Interrupted(signal)) => {
+                outcome.interrupted = Some(*signal);
+                if let Some(file) = &file {
+                    eprintln!(
+                        "results so far (\"complete\": false): {}",
+                        file.path().display()
+                    );
+                }
+            }
+            None => return Err(err),
+        },
+    }
+    Ok(outcome)
+}
+
+async fn run_all(
+    scenarios: &[Scenario],
+    endpoint: Endpoint,
+    options: &RunOptions,
+    file: &mut Option<ResultsFile>,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
     match endpoint {
         Endpoint::Url(addr) => {
             for scenario in scenarios {
-                let (mut record, measured) = run_one(scenario, "url", addr, options, None).await?;
+                interrupt::check()?;
+                let run_watch = RunWatch::default();
+                let (mut record, measured) = run_watch
+                    .supervise(run_one(
+                        scenario,
+                        "url",
+                        addr,
+                        options,
+                        None,
+                        Some(run_watch.abort()),
+                    ))
+                    .await?;
                 record.server_note = Some(
                     "unavailable: --url loads a service the harness did not start, so it has no process to read"
                         .to_owned(),
                 );
-                finish(record, &measured, options, &mut file, &mut records)?;
+                finish(record, &measured, options, file, &mut outcome.records)?;
             }
         }
         Endpoint::Targets(layout, targets) => {
             for target in targets {
                 if options.build {
+                    interrupt::check()?;
                     layout.build(target)?;
                 }
                 for scenario in scenarios {
-                    let (record, measured) =
-                        run_on_fresh_service(&layout, target, scenario, options).await?;
-                    finish(record, &measured, options, &mut file, &mut records)?;
+                    interrupt::check()?;
+                    let began = std::time::Instant::now();
+                    match run_on_fresh_service(&layout, target, scenario, options).await {
+                        Ok((record, measured)) => {
+                            finish(record, &measured, options, file, &mut outcome.records)?
+                        }
+                        Err(err) if err.is::<ServiceDied>() => {
+                            eprintln!("FAILED: {err:#}");
+                            let failure = Failure::new(
+                                "run",
+                                target.name(),
+                                &scenario.name,
+                                None,
+                                &err,
+                                began.elapsed().as_secs_f64(),
+                            );
+                            if let Some(file) = file {
+                                file.push_failure(&failure)?;
+                            }
+                            outcome.failures.push(failure);
+                        }
+                        Err(err) => return Err(err),
+                    }
                 }
             }
         }
     }
-    if let Some(file) = &mut file {
-        file.complete()?;
-        eprintln!("results: {}", file.path().display());
-    }
-    Ok(records)
+    Ok(())
 }
 
 /// Prints a finished run and writes it out.
@@ -167,35 +243,67 @@ fn finish(
 /// Starts `target` on its CPUs, lets it idle, runs `scenario` while watching
 /// its memory and CPU, waits after the load, then stops it. Every run gets a
 /// fresh process, so one scenario's leftovers never count against the next.
+///
+/// If the service exits before the end, the load is aborted at once and the
+/// error is a `ServiceDied`; a SIGINT or SIGTERM to the harness aborts it too,
+/// stops the service (SIGTERM, SIGKILL after `INTERRUPT_GRACE`), and the
+/// error is `Interrupted`.
 pub(crate) async fn run_on_fresh_service(
     layout: &Layout,
     target: Target,
     scenario: &Scenario,
     options: &RunOptions,
 ) -> anyhow::Result<(RunRecord, Measured)> {
+    let run_watch = RunWatch::default();
     let cpus = &options.placement.server_cpus;
-    let service = layout
-        .start_on(target, Duration::from_secs(20), Some(cpus))
-        .await?;
+    let mut service =
+        interrupt::or_interrupt(layout.start_on(target, Duration::from_secs(20), Some(cpus)))
+            .await?;
     let pid = service.pid().context("the service exited as it started")?;
-    let mut watch = Watch::start(pid, cpus.len())?;
-    watch.idle(options.idle_wait).await?;
     let addr = service.addr(scenario.protocol);
-    watch.load_starting()?;
-    let (mut record, measured) =
-        run_one(scenario, target.name(), addr, options, Some(watch.hook())).await?;
-    watch.load_finished()?;
-    if options.load.progress && !options.after_wait.is_zero() {
-        eprintln!(
-            "{target} {}: reading memory {} after the load",
-            scenario.name,
-            humantime::format_duration(options.after_wait)
-        );
+    let work = async {
+        let mut watch = Watch::start(pid, cpus.len())?;
+        run_watch.phase("idle");
+        run_watch.until(watch.idle(options.idle_wait)).await??;
+        run_watch.phase("load");
+        watch.load_starting()?;
+        let (mut record, measured) = run_one(
+            scenario,
+            target.name(),
+            addr,
+            options,
+            Some(watch.hook()),
+            Some(run_watch.abort()),
+        )
+        .await?;
+        watch.load_finished()?;
+        run_watch.phase("after");
+        if options.load.progress && !options.after_wait.is_zero() {
+            eprintln!(
+                "{target} {}: reading memory {} after the load",
+                scenario.name,
+                humantime::format_duration(options.after_wait)
+            );
+        }
+        let server = run_watch
+            .until(watch.after(options.after_wait, record.requests))
+            .await??;
+        record.server = Some(server);
+        Ok((record, measured))
+    };
+    match service.supervise(&run_watch, work).await {
+        Ok(done) => {
+            service.stop(Duration::from_secs(15)).await?;
+            Ok(done)
+        }
+        Err(err) => {
+            if err.is::<Interrupted>() {
+                service.shut_down(INTERRUPT_GRACE).await;
+            }
+            // Otherwise the service is gone, or dropping it kills it.
+            Err(err)
+        }
     }
-    let server = watch.after(options.after_wait, record.requests).await?;
-    record.server = Some(server);
-    service.stop(Duration::from_secs(15)).await?;
-    Ok((record, measured))
 }
 
 pub(crate) async fn run_one(
@@ -204,6 +312,7 @@ pub(crate) async fn run_one(
     addr: SocketAddr,
     options: &RunOptions,
     on_window: Option<WindowHook>,
+    abort: Option<&Abort>,
 ) -> anyhow::Result<(RunRecord, Measured)> {
     let streams = match scenario.protocol {
         Protocol::Http1 => StreamLimit::NotApplicable,
@@ -223,6 +332,7 @@ pub(crate) async fn run_one(
     let mut load_options = options.load.clone();
     load_options.label = target.to_owned();
     load_options.on_window = on_window;
+    load_options.abort = abort.cloned();
     let scenario_owned = scenario.clone();
     let measured =
         tokio::task::spawn_blocking(move || load::run(&scenario_owned, addr, &load_options))
