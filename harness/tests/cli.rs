@@ -514,3 +514,6 @@ fn report_renders_a_results_file_again() {
         text(&output)
     );
 }
+
+#[path = "cli/reliability.rs"]
+mod reliability;
