@@ -59,7 +59,11 @@ enum Command {
     /// Run scenarios: start the target service (building it first) or load one
     /// already running at --url, and print latency, throughput and errors.
     ///
-    /// Every scenario file is validated before any load is sent.
+    /// Every scenario file is validated before any load is sent. A run whose
+    /// service dies is recorded as a failure and the next one starts (exit
+    /// code 1 at the end). Ctrl-C or SIGTERM stops the load and the services,
+    /// keeps the finished runs in results.json with "complete": false, and
+    /// exits 130 or 143; a second Ctrl-C exits at once.
     #[command(group(clap::ArgGroup::new("endpoint").required(true).args(["target", "url"])))]
     Run {
         /// Scenario files, or directories whose *.toml files are all run.
@@ -179,6 +183,10 @@ enum Command {
     /// measure images, then write results.json and the reports (report.md,
     /// index.html, plots/*.svg, summary.json) into --out, and point
     /// `<out>/../latest` at it.
+    ///
+    /// A failed run is recorded and the bench goes on (exit code 1 at the
+    /// end). Ctrl-C or SIGTERM stops it, keeps what was measured with
+    /// "complete": false, renders the report from it, and exits 130 or 143.
     Bench {
         /// The suite file.
         #[arg(value_name = "SUITE")]
