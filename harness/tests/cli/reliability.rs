@@ -146,8 +146,24 @@ impl Running {
         (status, stdout, stderr)
     }
 
+    /// The harness's output. A service left running holds the stderr it
+    /// inherited open: then the output is not waited for, and the check for
+    /// services left (which follows) fails rather than hangs.
     fn output(&mut self) -> (String, String) {
-        let join = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap()).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let join = |h: Option<JoinHandle<String>>| match h {
+            None => String::new(),
+            Some(h) => {
+                while !h.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if h.is_finished() {
+                    h.join().unwrap()
+                } else {
+                    "<still open: a process left running holds the pipe>".to_owned()
+                }
+            }
+        };
         (join(self.stdout.take()), join(self.stderr.take()))
     }
 
@@ -170,9 +186,13 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// Whatever the test found, it leaves none of its processes behind.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in tagged(&self.tag) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 }
 
