@@ -12,14 +12,15 @@ use serde::Serialize;
 
 use crate::drain;
 use crate::environment::Environment;
+use crate::interrupt::{self, Interrupted};
 use crate::load::{self, Edge, WindowHook};
 use crate::placement::Placement;
 use crate::probe::procfs::Process;
-use crate::results::{ResultsFile, RunRecord};
+use crate::results::{Failure, ResultsFile, RunRecord};
 use crate::runner::{self, RunOptions};
-use crate::scenario::{Protocol, Scenario};
+use crate::scenario::Protocol;
 use crate::suite::{Capacity, CapacityScenario, Suite};
-use crate::target::{Layout, Target};
+use crate::target::{Layout, RunWatch, Target};
 
 pub struct Options {
     pub out: PathBuf,
@@ -49,16 +50,6 @@ struct SuiteRecord<'a> {
     verified: bool,
     server_cpus: &'a [usize],
     loadgen_cpus: &'a [usize],
-}
-
-/// A run that could not be measured.
-#[derive(Debug, Serialize)]
-struct Failure {
-    kind: &'static str,
-    target: &'static str,
-    scenario: String,
-    repetition: u32,
-    error: String,
 }
 
 /// One capacity sweep: one target, one scenario, one repetition.
@@ -111,7 +102,9 @@ pub struct CapacityStage {
 }
 
 /// Runs `suite`; returns false when a run failed or an image could not be
-/// built (the report is written either way).
+/// built (the report is written either way). A SIGINT or SIGTERM stops it
+/// after the run in progress is aborted: it returns false and leaves
+/// results.json with `"complete": false` (`interrupt::requested` says why).
 pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<bool> {
     let started = Instant::now();
     if options.build {
@@ -132,11 +125,11 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
             max_diffs: 10,
             ready_timeout: Duration::from_secs(20),
         };
-        let passed = runtime.block_on(crate::conformance::verify(
+        let passed = runtime.block_on(interrupt::or_interrupt(crate::conformance::verify(
             layout,
             &suite.targets,
             &conformance,
-        ))?;
+        )))?;
         if !passed {
             bail!(
                 "conformance failed (above): refusing to benchmark services that do not \
@@ -158,6 +151,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
             progress: false,
             label: String::new(),
             on_window: None,
+            abort: None,
         },
         out: None,
         spectrum: false,
@@ -166,10 +160,16 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
         idle_wait: suite.idle_wait,
         after_wait: suite.after_wait,
     };
-    for rep in 1..=suite.repetitions {
+    let mut interrupted = false;
+    'runs: for rep in 1..=suite.repetitions {
         for scenario in &suite.scenarios {
             for target in suite.order(rep) {
+                if interrupt::requested().is_some() {
+                    interrupted = true;
+                    break 'runs;
+                }
                 progress.starting(rep, suite.repetitions, target, &scenario.name);
+                let began = Instant::now();
                 if scenario.drain.is_some() {
                     match runtime.block_on(drain::run(layout, target, scenario, &options.placement))
                     {
@@ -183,13 +183,14 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                         Err(err) => {
                             ok = false;
                             eprintln!("  FAILED: {err:#}");
-                            file.push_failure(&Failure {
-                                kind: "drain",
-                                target: target.name(),
-                                scenario: scenario.name.clone(),
-                                repetition: rep,
-                                error: format!("{err:#}"),
-                            })?;
+                            file.push_failure(&Failure::new(
+                                "drain",
+                                target.name(),
+                                &scenario.name,
+                                Some(rep),
+                                &err,
+                                began.elapsed().as_secs_f64(),
+                            ))?;
                         }
                     }
                     continue;
@@ -207,32 +208,42 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                         eprintln!("  {}", crate::report::terminal::run_line(&record));
                         file.push_run(&record)?;
                     }
+                    Err(err) if err.is::<Interrupted>() => {
+                        interrupted = true;
+                        break 'runs;
+                    }
                     Err(err) => {
                         ok = false;
                         eprintln!("  FAILED: {err:#}");
-                        file.push_failure(&Failure {
-                            kind: "run",
-                            target: target.name(),
-                            scenario: scenario.name.clone(),
-                            repetition: rep,
-                            error: format!("{err:#}"),
-                        })?;
+                        file.push_failure(&Failure::new(
+                            "run",
+                            target.name(),
+                            &scenario.name,
+                            Some(rep),
+                            &err,
+                            began.elapsed().as_secs_f64(),
+                        ))?;
                     }
                 }
             }
         }
     }
 
-    if let Some(capacity) = &suite.capacity {
-        for rep in 1..=capacity.repetitions {
+    if let Some(capacity) = suite.capacity.as_ref().filter(|_| !interrupted) {
+        'sweeps: for rep in 1..=capacity.repetitions {
             for cs in &capacity.scenarios {
                 for target in suite.order(rep) {
+                    if interrupt::requested().is_some() {
+                        interrupted = true;
+                        break 'sweeps;
+                    }
                     eprintln!(
                         "capacity {rep}/{}: {target} {} (SLO p99 {})",
                         capacity.repetitions,
                         cs.scenario.name,
                         humantime::format_duration(cs.slo_p99)
                     );
+                    let began = Instant::now();
                     let outcome =
                         runtime.block_on(sweep(layout, target, cs, capacity, rep, &run_options));
                     match outcome {
@@ -247,16 +258,21 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                             );
                             file.push_capacity(&record)?;
                         }
+                        Err(err) if err.is::<Interrupted>() => {
+                            interrupted = true;
+                            break 'sweeps;
+                        }
                         Err(err) => {
                             ok = false;
                             eprintln!("  FAILED: {err:#}");
-                            file.push_failure(&Failure {
-                                kind: "capacity",
-                                target: target.name(),
-                                scenario: cs.scenario.name.clone(),
-                                repetition: rep,
-                                error: format!("{err:#}"),
-                            })?;
+                            file.push_failure(&Failure::new(
+                                "capacity",
+                                target.name(),
+                                &cs.scenario.name,
+                                Some(rep),
+                                &err,
+                                began.elapsed().as_secs_f64(),
+                            ))?;
                         }
                     }
                 }
@@ -267,6 +283,14 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
 
     // Startup and images open results.json themselves and add to it.
     drop(file);
+    if interrupted {
+        eprintln!(
+            "bench: interrupted after {:.0} s; what was measured is in {} (\"complete\": false)",
+            started.elapsed().as_secs_f64(),
+            options.out.join("results.json").display()
+        );
+        return Ok(false);
+    }
     if suite.startup_runs > 0 {
         let startup = crate::startup::Options {
             runs: suite.startup_runs as usize,
@@ -366,60 +390,75 @@ async fn sweep(
     rep: u32,
     options: &RunOptions,
 ) -> anyhow::Result<CapacityRecord> {
+    let run_watch = RunWatch::default();
     let cpus = &options.placement.server_cpus;
-    let service = layout
-        .start_on(target, Duration::from_secs(20), Some(cpus))
-        .await?;
+    let mut service =
+        interrupt::or_interrupt(layout.start_on(target, Duration::from_secs(20), Some(cpus)))
+            .await?;
     let pid = service.pid().context("the service exited as it started")?;
     let addr = service.addr(cs.scenario.protocol);
     let slo_us = cs.slo_p99.as_micros() as u64;
-    let mut stages = Vec::new();
-    let mut stage_at = async |rate: u64| -> anyhow::Result<bool> {
-        let stage = run_stage(&cs.scenario, rate, slo_us, target, addr, pid, options).await?;
-        eprintln!(
-            "  {rate}/s: p99 {} ms, {} errors{}",
-            stage
-                .p99_us
-                .map_or("n/a".to_owned(), |v| format!("{:.3}", v as f64 / 1000.0)),
-            stage.errors,
-            stage
-                .broke
-                .as_ref()
-                .map_or(String::new(), |why| format!(": broke ({why})"))
-        );
-        let held = stage.held;
-        stages.push(stage);
-        Ok(held)
-    };
-    let mut good: Option<u64> = None;
-    let mut bad: Option<u64> = None;
-    let mut rate = cs.start_rate;
-    loop {
-        if stage_at(rate).await? {
-            good = Some(rate);
-            if rate >= cs.max_rate {
-                break;
-            }
-            rate = ((rate as f64 * capacity.factor).ceil() as u64).min(cs.max_rate);
-        } else {
-            bad = Some(rate);
-            break;
-        }
-    }
-    if let (Some(mut lo), Some(mut hi)) = (good, bad) {
-        for _ in 0..capacity.refine {
-            let mid = lo + (hi - lo) / 2;
-            if mid == lo || mid == hi {
-                break;
-            }
-            if stage_at(mid).await? {
-                lo = mid;
+    run_watch.phase("capacity");
+    let stepped = async {
+        let mut stages = Vec::new();
+        let abort = Some(run_watch.abort());
+        let mut stage_at = async |rate: u64| -> anyhow::Result<bool> {
+            let stage = run_stage(cs, rate, target, addr, pid, options, abort).await?;
+            eprintln!(
+                "  {rate}/s: p99 {} ms, {} errors{}",
+                stage
+                    .p99_us
+                    .map_or("n/a".to_owned(), |v| format!("{:.3}", v as f64 / 1000.0)),
+                stage.errors,
+                stage
+                    .broke
+                    .as_ref()
+                    .map_or(String::new(), |why| format!(": broke ({why})"))
+            );
+            let held = stage.held;
+            stages.push(stage);
+            Ok(held)
+        };
+        let mut good: Option<u64> = None;
+        let mut bad: Option<u64> = None;
+        let mut rate = cs.start_rate;
+        loop {
+            if stage_at(rate).await? {
+                good = Some(rate);
+                if rate >= cs.max_rate {
+                    break;
+                }
+                rate = ((rate as f64 * capacity.factor).ceil() as u64).min(cs.max_rate);
             } else {
-                hi = mid;
+                bad = Some(rate);
+                break;
             }
         }
-        good = Some(lo);
-    }
+        if let (Some(mut lo), Some(mut hi)) = (good, bad) {
+            for _ in 0..capacity.refine {
+                let mid = lo + (hi - lo) / 2;
+                if mid == lo || mid == hi {
+                    break;
+                }
+                if stage_at(mid).await? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            good = Some(lo);
+        }
+        Ok((good, stages))
+    };
+    let (good, stages) = match service.supervise(&run_watch, stepped).await {
+        Ok(swept) => swept,
+        Err(err) => {
+            if err.is::<Interrupted>() {
+                service.shut_down(runner::INTERRUPT_GRACE).await;
+            }
+            return Err(err);
+        }
+    };
     service.stop(Duration::from_secs(15)).await?;
     // The lowest rate that broke decides what limited the sweep.
     let limiting = stages
@@ -482,15 +521,16 @@ fn kind_of(stage: &CapacityStage) -> &'static str {
 type WindowMarks = [Option<(Instant, f64)>; 2];
 
 async fn run_stage(
-    scenario: &Scenario,
+    cs: &CapacityScenario,
     rate: u64,
-    slo_us: u64,
     target: Target,
     addr: std::net::SocketAddr,
     pid: u32,
     options: &RunOptions,
+    abort: Option<&load::Abort>,
 ) -> anyhow::Result<CapacityStage> {
-    let mut scenario = scenario.clone();
+    let slo_us = cs.slo_p99.as_micros() as u64;
+    let mut scenario = cs.scenario.clone();
     scenario
         .apply_overrides(&crate::scenario::Overrides {
             rate: Some(rate),
@@ -508,7 +548,8 @@ async fn run_stage(
             }
         }))
     };
-    let (record, _) = runner::run_one(&scenario, target.name(), addr, options, Some(hook)).await?;
+    let (record, _) =
+        runner::run_one(&scenario, target.name(), addr, options, Some(hook), abort).await?;
     let marks = *marks.lock().expect("marks lock");
     let server_cpu = match marks {
         [Some((t0, c0)), Some((t1, c1))] => Some((c1 - c0, (t1 - t0).as_secs_f64())),

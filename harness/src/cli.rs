@@ -59,7 +59,11 @@ enum Command {
     /// Run scenarios: start the target service (building it first) or load one
     /// already running at --url, and print latency, throughput and errors.
     ///
-    /// Every scenario file is validated before any load is sent.
+    /// Every scenario file is validated before any load is sent. A run whose
+    /// service dies is recorded as a failure and the next one starts (exit
+    /// code 1 at the end). Ctrl-C or SIGTERM stops the load and the services,
+    /// keeps the finished runs in results.json with "complete": false, and
+    /// exits 130 or 143; a second Ctrl-C exits at once.
     #[command(group(clap::ArgGroup::new("endpoint").required(true).args(["target", "url"])))]
     Run {
         /// Scenario files, or directories whose *.toml files are all run.
@@ -70,8 +74,13 @@ enum Command {
         target: Option<TargetArg>,
         /// Load a service that is already running: http://HOST:PORT of the
         /// scenario's protocol (the REST port for http1/http2, the gRPC port for grpc).
+        /// HOST must resolve to loopback addresses only, unless --allow-remote.
         #[arg(long, conflicts_with = "target")]
         url: Option<String>,
+        /// Let --url point at a host that is not this machine (a non-loopback
+        /// address). Without it such a URL is refused with exit code 2.
+        #[arg(long, requires = "url")]
+        allow_remote: bool,
         /// Override the open-loop rate, requests/s (replaces any stages).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         rate: Option<u64>,
@@ -174,6 +183,10 @@ enum Command {
     /// measure images, then write results.json and the reports (report.md,
     /// index.html, plots/*.svg, summary.json) into --out, and point
     /// `<out>/../latest` at it.
+    ///
+    /// A failed run is recorded and the bench goes on (exit code 1 at the
+    /// end). Ctrl-C or SIGTERM stops it, keeps what was measured with
+    /// "complete": false, renders the report from it, and exits 130 or 143.
     Bench {
         /// The suite file.
         #[arg(value_name = "SUITE")]
@@ -478,8 +491,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 build: !no_build,
                 verify: !no_verify,
             };
-            let measured = crate::bench::run(&layout, &suite, &options)?;
-            let written = crate::report::write(&out.join("results.json"), &out)?;
+            crate::interrupt::install()?;
+            let measured = crate::bench::run(&layout, &suite, &options);
+            let results = out.join("results.json");
+            if let Some(code) = crate::interrupt::exit_code() {
+                // Whatever stopped it, render what was measured.
+                if let Err(err) = &measured {
+                    eprintln!("error: {err:#}");
+                }
+                if results.is_file() {
+                    let written = crate::report::write(&results, &out)?;
+                    crate::bench::link_latest(&out)?;
+                    println!("report (incomplete run): {}", written.display());
+                }
+                return Ok(ExitCode::from(code));
+            }
+            let measured = measured?;
+            let written = crate::report::write(&results, &out)?;
             crate::bench::link_latest(&out)?;
             println!("report: {}", written.display());
             Ok(if measured {
@@ -553,6 +581,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scenarios,
             target,
             url,
+            allow_remote,
             rate,
             model,
             concurrency,
@@ -589,7 +618,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let url_mode = url.is_some();
             let endpoint = match (target, url) {
                 (Some(target), _) => Endpoint::Targets(binaries.apply(layout()?), target.targets()),
-                (None, Some(url)) => Endpoint::Url(runner::parse_url(&url)?),
+                (None, Some(url)) => match runner::parse_url(&url, allow_remote) {
+                    Ok(addr) => Endpoint::Url(addr),
+                    Err(err) if err.is::<runner::NotLoopback>() => {
+                        eprintln!("error: {err}");
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(err) => return Err(err),
+                },
                 (None, None) => anyhow::bail!("give --target or --url"),
             };
             // With --url the service is not ours to place: the harness stays
@@ -618,6 +654,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     progress: !quiet,
                     label: String::new(),
                     on_window: None,
+                    abort: None,
                 },
                 out,
                 spectrum: !no_spectrum,
@@ -630,17 +667,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let ran = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
-            if !ran.runs.is_empty() {
-                print!("\n{}", terminal::table(&ran.runs));
+            crate::interrupt::install()?;
+            let outcome = runtime.block_on(runner::run(&scenarios, endpoint, &options))?;
+            let records = &outcome.records;
+            if !records.is_empty() {
+                print!("\n{}", terminal::table(records));
             }
-            let failed: Vec<String> = ran
-                .runs
+            for f in &outcome.failures {
+                eprintln!("FAILED {} {}: {}", f.target, f.scenario, f.error);
+            }
+            if let Some(signal) = outcome.interrupted {
+                eprintln!(
+                    "interrupted by {signal}: {} runs finished before it",
+                    records.len()
+                );
+                return Ok(ExitCode::from(128 + signal as u8));
+            }
+            if !outcome.failures.is_empty() {
+                eprintln!(
+                    "{} of {} runs failed (above)",
+                    outcome.failures.len(),
+                    outcome.failures.len() + records.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let failed: Vec<String> = records
                 .iter()
                 .filter(|r| r.dropped > 0 || r.errors.values().sum::<u64>() > 0)
                 .map(|r| format!("{} {}", r.target, r.scenario))
                 .collect();
-            let failed_drains: Vec<String> = ran
+            let failed_drains: Vec<String> = outcome
                 .drains
                 .iter()
                 .filter(|d| !d.passed)

@@ -165,6 +165,20 @@ pub fn now_rfc3339() -> String {
     rfc3339(secs)
 }
 
+/// Now in UTC with milliseconds, `2026-11-30T05:03:50.123Z`: when something
+/// failed.
+pub fn now_rfc3339_millis() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = rfc3339(now.as_secs());
+    format!(
+        "{}.{:03}Z",
+        seconds.trim_end_matches('Z'),
+        now.subsec_millis()
+    )
+}
+
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
 pub fn rfc3339(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);

@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod drain;
 pub mod environment;
 pub mod images;
+pub mod interrupt;
 pub mod load;
 pub mod loadgen_bench;
 pub mod pages;

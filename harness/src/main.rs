@@ -10,7 +10,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            // After SIGINT or SIGTERM, 128 + its number, whatever failed.
+            ExitCode::from(harness::interrupt::exit_code().unwrap_or(1))
         }
     }
 }

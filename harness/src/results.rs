@@ -38,7 +38,8 @@ pub struct Results {
     pub runs: Vec<serde_json::Value>,
     /// `harness bench`: capacity sweeps.
     pub capacity: Vec<serde_json::Value>,
-    /// `harness bench`: runs that could not be measured, and why.
+    /// Runs that could not be measured (`harness bench`; `harness run`: runs
+    /// whose service died), when, and why.
     pub failures: Vec<serde_json::Value>,
     /// Drain scenarios: SIGTERM under load, request by request.
     pub drains: Vec<serde_json::Value>,
@@ -234,6 +235,57 @@ impl RunRecord {
     }
 }
 
+/// A run that could not be measured (`failures[]`): `harness bench` goes on
+/// with the next run, `harness run` with the next scenario or target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// `run` or `capacity`.
+    pub kind: &'static str,
+    pub target: String,
+    pub scenario: String,
+    /// `harness bench`: the repetition; null for `harness run`.
+    pub repetition: Option<u32>,
+    pub error: String,
+    /// When it failed: UTC wall time with milliseconds.
+    pub at: String,
+    /// Seconds from the start of the run (before its service was started).
+    pub at_s: f64,
+    /// What the run was doing when its service died (`start`, `idle`,
+    /// `load`, `after`, `capacity`); null for other failures.
+    pub phase: Option<&'static str>,
+    /// The signal that killed the service (`SIGKILL`), if one did.
+    pub signal: Option<&'static str>,
+    /// The service's exit code, if it exited by itself.
+    pub exit_code: Option<i32>,
+}
+
+impl Failure {
+    /// A failure from the error a run returned; `at_s` is used unless the
+    /// error is a `ServiceDied`, which knows when the service died.
+    pub fn new(
+        kind: &'static str,
+        target: &str,
+        scenario: &str,
+        repetition: Option<u32>,
+        err: &anyhow::Error,
+        at_s: f64,
+    ) -> Self {
+        let died = err.downcast_ref::<crate::target::ServiceDied>();
+        Self {
+            kind,
+            target: target.to_owned(),
+            scenario: scenario.to_owned(),
+            repetition,
+            error: format!("{err:#}"),
+            at: died.map_or_else(crate::environment::now_rfc3339_millis, |d| d.at.clone()),
+            at_s: died.map_or(at_s, |d| d.at_s),
+            phase: died.map(|d| d.phase),
+            signal: died.and_then(|d| d.signal),
+            exit_code: died.and_then(|d| d.exit_code),
+        }
+    }
+}
+
 /// The call as the scenario file wrote it: `GET /v1/users/{id}`.
 pub fn call_text(scenario: &Scenario) -> String {
     match &scenario.call {
@@ -292,19 +344,9 @@ impl ResultsFile {
         };
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let old: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
-                    format!(
-                        "{}: not JSON; move it away or pick another --out",
-                        path.display()
-                    )
-                })?;
-                if old["schema_version"] != SCHEMA_VERSION {
-                    anyhow::bail!(
-                        "{}: schema_version {} (this harness writes {SCHEMA_VERSION}); pick another --out",
-                        path.display(),
-                        old["schema_version"]
-                    );
-                }
+                // Refused, never overwritten: it may be someone's only copy.
+                let old = parse(&path, &bytes)
+                    .map_err(|err| anyhow::anyhow!("{err}; move it away or pick another --out"))?;
                 let list = |key: &str| -> Vec<serde_json::Value> {
                     old[key].as_array().cloned().unwrap_or_default()
                 };
@@ -378,6 +420,51 @@ impl ResultsFile {
     fn write(&self) -> anyhow::Result<()> {
         write_atomically(&self.path, &serde_json::to_vec_pretty(&self.results)?)
     }
+}
+
+/// Parses a results.json and checks its schema version. Every error is one
+/// line that names the file: `FILE:LINE:COL: ...` for JSON that does not
+/// parse (a truncated file, or not JSON at all), and for a newer schema
+/// `FILE: schema N is newer than this harness (M); upgrade the harness`.
+pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|err| json_error(path, &err))?;
+    match value.get("schema_version").map(serde_json::Value::as_u64) {
+        None => anyhow::bail!("{}: not a results file (no schema_version)", path.display()),
+        Some(None) => anyhow::bail!(
+            "{}: not a results file (schema_version is {}, not a number)",
+            path.display(),
+            value["schema_version"]
+        ),
+        Some(Some(v)) if v > u64::from(SCHEMA_VERSION) => anyhow::bail!(
+            "{}: schema {v} is newer than this harness ({SCHEMA_VERSION}); upgrade the harness",
+            path.display()
+        ),
+        Some(Some(v)) if v < u64::from(SCHEMA_VERSION) => anyhow::bail!(
+            "{}: schema {v} is older than this harness ({SCHEMA_VERSION}) reads",
+            path.display()
+        ),
+        Some(Some(_)) => Ok(value),
+    }
+}
+
+/// `FILE:LINE:COL: what is wrong`, from a serde_json error.
+pub fn json_error(path: &Path, err: &serde_json::Error) -> anyhow::Error {
+    let text = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    let message = text.strip_suffix(&position).unwrap_or(&text);
+    let what = match err.classify() {
+        serde_json::error::Category::Eof => "truncated (the JSON ends early)",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "not a results file of this harness",
+        serde_json::error::Category::Io => "unreadable",
+    };
+    anyhow::anyhow!(
+        "{}:{}:{}: {what}: {message}",
+        path.display(),
+        err.line(),
+        err.column()
+    )
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it
@@ -463,12 +550,59 @@ mod tests {
         let path = dir.path().join("results.json");
         std::fs::write(&path, "not json").unwrap();
         assert!(ResultsFile::open(dir.path()).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json");
+        std::fs::write(&path, r#"{"schema_version": 1, "runs": ["#).unwrap();
+        let err = ResultsFile::open(dir.path()).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:1:31: truncated (the JSON ends early): EOF while parsing a list; \
+                 move it away or pick another --out",
+                path.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"schema_version": 1, "runs": ["#
+        );
         std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
         let err = ResultsFile::open(dir.path()).err().unwrap().to_string();
-        assert!(err.contains("schema_version 99"), "{err}");
+        assert!(
+            err.contains("schema 99 is newer than this harness (1); upgrade the harness"),
+            "{err}"
+        );
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             r#"{"schema_version": 99}"#
         );
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left beside it");
+    }
+
+    #[test]
+    fn parse_errors_name_the_file_and_where() {
+        let path = Path::new("dir/results.json");
+        let err = |text: &str| parse(path, text.as_bytes()).unwrap_err().to_string();
+        assert_eq!(
+            err("hello"),
+            "dir/results.json:1:1: not valid JSON: expected value"
+        );
+        assert_eq!(
+            err("{\n  \"schema_version\": 1,\n  \"runs\": [1,"),
+            "dir/results.json:3:13: truncated (the JSON ends early): EOF while parsing a value"
+        );
+        assert_eq!(
+            err("[]"),
+            "dir/results.json: not a results file (no schema_version)"
+        );
+        assert_eq!(
+            err(r#"{"schema_version": 2}"#),
+            "dir/results.json: schema 2 is newer than this harness (1); upgrade the harness"
+        );
+        assert_eq!(
+            err(r#"{"schema_version": 0}"#),
+            "dir/results.json: schema 0 is older than this harness (1) reads"
+        );
+        assert!(parse(path, br#"{"schema_version": 1}"#).is_ok());
     }
 }

@@ -6,15 +6,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
 
 use crate::drain::{self, DrainRecord};
-use crate::load::{self, Measured, WindowHook, client};
+use crate::interrupt::{self, Interrupted};
+use crate::load::{self, Abort, Measured, WindowHook, client};
 use crate::placement::Placement;
 use crate::probe::Watch;
 use crate::report::terminal;
-use crate::results::{ResultsFile, RunRecord, StreamLimit};
+use crate::results::{Failure, ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
-use crate::target::{Layout, Target};
+use crate::target::{Layout, RunWatch, ServiceDied, Target};
+
+/// How long an interrupted run's service gets to exit after SIGTERM before
+/// SIGKILL.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 
 /// Where the load goes.
 pub enum Endpoint {
@@ -37,8 +43,32 @@ pub struct RunOptions {
     pub after_wait: Duration,
 }
 
-/// Parses `http://host:port` (the only form: no TLS, no path).
-pub fn parse_url(url: &str) -> anyhow::Result<SocketAddr> {
+/// A `--url` whose host is not this machine, given without `--allow-remote`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--url {url}: {host} {what} not a loopback address; a load generator pointed at someone \
+     else's server by a typo is an attack; pass --allow-remote if you mean it"
+)]
+pub struct NotLoopback {
+    url: String,
+    host: String,
+    what: String,
+}
+
+/// Loopback: 127.0.0.0/8 and ::1 (also as an IPv4-mapped IPv6 address).
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Parses `http://host:port` (the only form: no TLS, no path) and resolves
+/// it. Unless `allow_remote`, every address the host resolves to must be
+/// loopback, else the error is `NotLoopback`; nothing is sent either way.
+pub fn parse_url(url: &str, allow_remote: bool) -> anyhow::Result<SocketAddr> {
     let rest = url
         .strip_prefix("http://")
         .with_context(|| format!("{url:?}: expected http://HOST:PORT (no TLS)"))?;
@@ -46,32 +76,94 @@ pub fn parse_url(url: &str) -> anyhow::Result<SocketAddr> {
     if authority.contains('/') {
         bail!("{url:?}: expected http://HOST:PORT without a path (the scenario gives the path)");
     }
-    authority
+    let addrs: Vec<SocketAddr> = authority
         .to_socket_addrs()
         .with_context(|| format!("{url:?}: cannot resolve {authority}"))?
-        .next()
-        .with_context(|| format!("{url:?}: {authority} resolves to no address"))
+        .collect();
+    let first = *addrs
+        .first()
+        .with_context(|| format!("{url:?}: {authority} resolves to no address"))?;
+    let remote: Vec<String> = addrs
+        .iter()
+        .filter(|a| !is_loopback(a.ip()))
+        .map(|a| a.ip().to_string())
+        .collect();
+    if !allow_remote && !remote.is_empty() {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let what = if remote.len() == 1 && remote[0] == host {
+            "is".to_owned()
+        } else {
+            format!("resolves to {}, which is", remote.join(", "))
+        };
+        return Err(NotLoopback {
+            url: url.to_owned(),
+            host: host.to_owned(),
+            what,
+        }
+        .into());
+    }
+    Ok(first)
 }
 
-/// What `run` measured: load runs, and drain runs for `[drain]` scenarios.
-#[derive(Debug, Default)]
-pub struct Ran {
-    pub runs: Vec<RunRecord>,
+/// What `run` did.
+#[derive(Default)]
+pub struct Outcome {
+    pub records: Vec<RunRecord>,
+    /// Drain runs, for `[drain]` scenarios.
     pub drains: Vec<DrainRecord>,
+    /// Runs whose service died; the others went on.
+    pub failures: Vec<Failure>,
+    /// The signal that stopped the command before the end, if one did.
+    pub interrupted: Option<Signal>,
 }
 
-/// Runs every scenario against every endpoint; returns the records.
+/// Runs every scenario against every endpoint. A run whose service dies is
+/// recorded as a failure and the next one starts; a SIGINT or SIGTERM stops
+/// the command and leaves results.json with `"complete": false`.
 pub async fn run(
     scenarios: &[Scenario],
     endpoint: Endpoint,
     options: &RunOptions,
-) -> anyhow::Result<Ran> {
+) -> anyhow::Result<Outcome> {
     let mut file = match &options.out {
         Some(dir) => Some(ResultsFile::open(dir)?),
         None => None,
     };
-    let mut records = Vec::new();
-    let mut drains = Vec::new();
+    let mut outcome = Outcome::default();
+    match run_all(scenarios, endpoint, options, &mut file, &mut outcome).await {
+        Ok(()) => {
+            if let Some(file) = &mut file {
+                file.complete()?;
+                eprintln!("results: {}", file.path().display());
+            }
+        }
+        Err(err) => match err.downcast_ref::<Interrupted>() {
+            Some(Interrupted(signal)) => {
+                outcome.interrupted = Some(*signal);
+                if let Some(file) = &file {
+                    eprintln!(
+                        "results so far (\"complete\": false): {}",
+                        file.path().display()
+                    );
+                }
+            }
+            None => return Err(err),
+        },
+    }
+    Ok(outcome)
+}
+
+async fn run_all(
+    scenarios: &[Scenario],
+    endpoint: Endpoint,
+    options: &RunOptions,
+    file: &mut Option<ResultsFile>,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
     match endpoint {
         Endpoint::Url(addr) => {
             if let Some(scenario) = scenarios.iter().find(|s| s.drain.is_some()) {
@@ -81,45 +173,70 @@ pub async fn run(
                 );
             }
             for scenario in scenarios {
-                let (mut record, measured) = run_one(scenario, "url", addr, options, None).await?;
+                interrupt::check()?;
+                let run_watch = RunWatch::default();
+                let (mut record, measured) = run_watch
+                    .supervise(run_one(
+                        scenario,
+                        "url",
+                        addr,
+                        options,
+                        None,
+                        Some(run_watch.abort()),
+                    ))
+                    .await?;
                 record.server_note = Some(
                     "unavailable: --url loads a service the harness did not start, so it has no process to read"
                         .to_owned(),
                 );
-                finish(record, &measured, options, &mut file, &mut records)?;
+                finish(record, &measured, options, file, &mut outcome.records)?;
             }
         }
         Endpoint::Targets(layout, targets) => {
             for target in targets {
                 if options.build {
+                    interrupt::check()?;
                     layout.build(target)?;
                 }
                 for scenario in scenarios {
+                    interrupt::check()?;
                     if scenario.drain.is_some() {
                         let record =
                             drain::run(&layout, target, scenario, &options.placement).await?;
                         println!("{}", record.line());
-                        if let Some(file) = &mut file {
+                        if let Some(file) = file {
                             file.push_drain(&record)?;
                         }
-                        drains.push(record);
+                        outcome.drains.push(record);
                         continue;
                     }
-                    let (record, measured) =
-                        run_on_fresh_service(&layout, target, scenario, options).await?;
-                    finish(record, &measured, options, &mut file, &mut records)?;
+                    let began = std::time::Instant::now();
+                    match run_on_fresh_service(&layout, target, scenario, options).await {
+                        Ok((record, measured)) => {
+                            finish(record, &measured, options, file, &mut outcome.records)?
+                        }
+                        Err(err) if err.is::<ServiceDied>() => {
+                            eprintln!("FAILED: {err:#}");
+                            let failure = Failure::new(
+                                "run",
+                                target.name(),
+                                &scenario.name,
+                                None,
+                                &err,
+                                began.elapsed().as_secs_f64(),
+                            );
+                            if let Some(file) = file {
+                                file.push_failure(&failure)?;
+                            }
+                            outcome.failures.push(failure);
+                        }
+                        Err(err) => return Err(err),
+                    }
                 }
             }
         }
     }
-    if let Some(file) = &mut file {
-        file.complete()?;
-        eprintln!("results: {}", file.path().display());
-    }
-    Ok(Ran {
-        runs: records,
-        drains,
-    })
+    Ok(())
 }
 
 /// Prints a finished run and writes it out.
@@ -145,35 +262,67 @@ fn finish(
 /// Starts `target` on its CPUs, lets it idle, runs `scenario` while watching
 /// its memory and CPU, waits after the load, then stops it. Every run gets a
 /// fresh process, so one scenario's leftovers never count against the next.
+///
+/// If the service exits before the end, the load is aborted at once and the
+/// error is a `ServiceDied`; a SIGINT or SIGTERM to the harness aborts it too,
+/// stops the service (SIGTERM, SIGKILL after `INTERRUPT_GRACE`), and the
+/// error is `Interrupted`.
 pub(crate) async fn run_on_fresh_service(
     layout: &Layout,
     target: Target,
     scenario: &Scenario,
     options: &RunOptions,
 ) -> anyhow::Result<(RunRecord, Measured)> {
+    let run_watch = RunWatch::default();
     let cpus = &options.placement.server_cpus;
-    let service = layout
-        .start_on(target, Duration::from_secs(20), Some(cpus))
-        .await?;
+    let mut service =
+        interrupt::or_interrupt(layout.start_on(target, Duration::from_secs(20), Some(cpus)))
+            .await?;
     let pid = service.pid().context("the service exited as it started")?;
-    let mut watch = Watch::start(pid, cpus.len())?;
-    watch.idle(options.idle_wait).await?;
     let addr = service.addr(scenario.protocol);
-    watch.load_starting()?;
-    let (mut record, measured) =
-        run_one(scenario, target.name(), addr, options, Some(watch.hook())).await?;
-    watch.load_finished()?;
-    if options.load.progress && !options.after_wait.is_zero() {
-        eprintln!(
-            "{target} {}: reading memory {} after the load",
-            scenario.name,
-            humantime::format_duration(options.after_wait)
-        );
+    let work = async {
+        let mut watch = Watch::start(pid, cpus.len())?;
+        run_watch.phase("idle");
+        run_watch.until(watch.idle(options.idle_wait)).await??;
+        run_watch.phase("load");
+        watch.load_starting()?;
+        let (mut record, measured) = run_one(
+            scenario,
+            target.name(),
+            addr,
+            options,
+            Some(watch.hook()),
+            Some(run_watch.abort()),
+        )
+        .await?;
+        watch.load_finished()?;
+        run_watch.phase("after");
+        if options.load.progress && !options.after_wait.is_zero() {
+            eprintln!(
+                "{target} {}: reading memory {} after the load",
+                scenario.name,
+                humantime::format_duration(options.after_wait)
+            );
+        }
+        let server = run_watch
+            .until(watch.after(options.after_wait, record.requests))
+            .await??;
+        record.server = Some(server);
+        Ok((record, measured))
+    };
+    match service.supervise(&run_watch, work).await {
+        Ok(done) => {
+            service.stop(Duration::from_secs(15)).await?;
+            Ok(done)
+        }
+        Err(err) => {
+            if err.is::<Interrupted>() {
+                service.shut_down(INTERRUPT_GRACE).await;
+            }
+            // Otherwise the service is gone, or dropping it kills it.
+            Err(err)
+        }
     }
-    let server = watch.after(options.after_wait, record.requests).await?;
-    record.server = Some(server);
-    service.stop(Duration::from_secs(15)).await?;
-    Ok((record, measured))
 }
 
 pub(crate) async fn run_one(
@@ -182,6 +331,7 @@ pub(crate) async fn run_one(
     addr: SocketAddr,
     options: &RunOptions,
     on_window: Option<WindowHook>,
+    abort: Option<&Abort>,
 ) -> anyhow::Result<(RunRecord, Measured)> {
     let streams = match scenario.protocol {
         Protocol::Http1 => StreamLimit::NotApplicable,
@@ -201,6 +351,7 @@ pub(crate) async fn run_one(
     let mut load_options = options.load.clone();
     load_options.label = target.to_owned();
     load_options.on_window = on_window;
+    load_options.abort = abort.cloned();
     let scenario_owned = scenario.clone();
     let measured =
         tokio::task::spawn_blocking(move || load::run(&scenario_owned, addr, &load_options))
@@ -209,4 +360,49 @@ pub(crate) async fn run_one(
             .with_context(|| format!("{target} {}: load run against {addr}", scenario.name))?;
     let record = RunRecord::new(scenario, target, &measured, &streams)?;
     Ok((record, measured))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_urls_pass_without_allow_remote() {
+        for url in [
+            "http://127.0.0.1:9",
+            "http://127.1.2.3:9/",
+            "http://[::1]:9",
+            "http://localhost:9",
+            "http://[::ffff:127.0.0.1]:9",
+        ] {
+            let addr = parse_url(url, false).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(is_loopback(addr.ip()), "{url}");
+        }
+        for url in [
+            "http://192.0.2.1:9",
+            "http://[2001:db8::1]:9",
+            "http://0.0.0.0:9",
+        ] {
+            let err = parse_url(url, false).unwrap_err();
+            assert!(err.is::<NotLoopback>(), "{url}: {err}");
+            assert!(
+                err.to_string().contains("is not a loopback address"),
+                "{err}"
+            );
+            assert!(parse_url(url, true).is_ok(), "{url}");
+        }
+        assert_eq!(
+            parse_url("http://192.0.2.1:9", false)
+                .unwrap_err()
+                .to_string(),
+            "--url http://192.0.2.1:9: 192.0.2.1 is not a loopback address; a load generator \
+             pointed at someone else's server by a typo is an attack; pass --allow-remote if \
+             you mean it"
+        );
+        assert!(
+            !parse_url("https://127.0.0.1:9", false)
+                .unwrap_err()
+                .is::<NotLoopback>()
+        );
+    }
 }

@@ -183,6 +183,8 @@ pub fn measure(layout: &Layout, target: Target, options: &Options) -> anyhow::Re
         if options.progress && terminal {
             eprint!("\rstartup {target}: {}/{n}", run - 1);
         }
+        // A signal stops `harness bench` between two starts.
+        crate::interrupt::check()?;
         let sample = start_and_stop(target, &binary, options)
             .with_context(|| format!("{target}: startup run {run} of {n}"))?;
         http.push(sample.http);
@@ -235,11 +237,9 @@ fn start_and_stop(target: Target, binary: &Path, options: &Options) -> anyhow::R
         .stderr(Stdio::piped());
     crate::placement::pin_command(&mut cmd, &options.placement.server_cpus)?;
     // A std child: its blocking wait returns the moment the process is reaped.
-    let mut cmd = cmd.into_std();
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("{target}: starting {}", binary.display()))?;
+    // The clock starts on the spawner thread, just before the spawn.
+    let (started, child) = crate::target::spawn_std(cmd);
+    let mut child = child.with_context(|| format!("{target}: starting {}", binary.display()))?;
     let mut stderr = child.stderr.take().context("child stderr is piped")?;
     let stderr = thread::spawn(move || {
         let mut text = Vec::new();

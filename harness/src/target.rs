@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,6 +15,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+use crate::interrupt::Interrupted;
+use crate::load::Abort;
 
 /// A service under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -181,14 +186,13 @@ impl Service {
             cmd.arg("--workers").arg(cpus.len().to_string());
             crate::placement::pin_command(&mut cmd, cpus)?;
         }
-        let started = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("{target}: starting {}", binary.display()))?;
+            .kill_on_drop(true);
+        let (started, child) = spawn(cmd).await;
+        let mut child =
+            child.with_context(|| format!("{target}: starting {}", binary.display()))?;
         let stdout = child.stdout.take().context("child stdout is piped")?;
         let mut lines = BufReader::new(stdout).lines();
         let line = match tokio::time::timeout(ready_timeout, lines.next_line()).await {
@@ -263,6 +267,38 @@ impl Service {
         Ok(())
     }
 
+    /// Resolves when the process exits, whoever ended it. Cancel-safe, so it
+    /// can race the work done with the service.
+    pub async fn exited(&mut self) -> ExitStatus {
+        match self.child.wait().await {
+            Ok(status) => status,
+            // Only when the process cannot be waited for any more: treat it as gone.
+            Err(_) => ExitStatus::from_raw(0),
+        }
+    }
+
+    /// Stops the service however it goes: SIGTERM, then SIGKILL after `grace`.
+    /// For the paths where its exit status no longer matters (an interrupt).
+    pub async fn shut_down(mut self, grace: Duration) {
+        if self.terminate().is_ok() && tokio::time::timeout(grace, self.child.wait()).await.is_ok()
+        {
+            return;
+        }
+        let _ = self.child.kill().await;
+    }
+
+    /// Runs `work` with this service, watching it: if the service exits first,
+    /// `abort` is triggered (the work must stop when it is), and the error is a
+    /// `ServiceDied` that says when, in which `phase` and how it ended. A
+    /// SIGINT or SIGTERM to the harness does the same, with `Interrupted`.
+    pub async fn supervise<T>(
+        &mut self,
+        watch: &RunWatch,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        supervise(Some(self), watch, work).await
+    }
+
     /// Waits for the process to exit, killing it after `timeout`.
     pub async fn wait(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
         match tokio::time::timeout(timeout, self.child.wait()).await {
@@ -276,6 +312,229 @@ impl Service {
             }
         }
     }
+}
+
+/// What is watched while a run uses a service: when the run began, what it is
+/// doing, and the abort that stops its load.
+pub struct RunWatch {
+    began: Instant,
+    phase: Mutex<&'static str>,
+    abort: Abort,
+}
+
+impl Default for RunWatch {
+    fn default() -> Self {
+        Self {
+            began: Instant::now(),
+            phase: Mutex::new("start"),
+            abort: Abort::default(),
+        }
+    }
+}
+
+impl RunWatch {
+    /// Names what the run does from now on: `idle`, `load`, `after`, ...
+    pub fn phase(&self, phase: &'static str) {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
+    }
+
+    fn current_phase(&self) -> &'static str {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn abort(&self) -> &Abort {
+        &self.abort
+    }
+
+    /// Seconds since the run began.
+    pub fn elapsed_s(&self) -> f64 {
+        self.began.elapsed().as_secs_f64()
+    }
+
+    /// Runs `work` (a wait, a sleep) unless the run is aborted first.
+    pub async fn until<T>(&self, work: impl Future<Output = T>) -> anyhow::Result<T> {
+        self.abort.until(work).await
+    }
+
+    /// Like `Service::supervise` for a service the harness did not start
+    /// (`--url`): only an interrupt stops the work.
+    pub async fn supervise<T>(
+        &self,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        supervise(None, self, work).await
+    }
+}
+
+async fn supervise<T>(
+    mut service: Option<&mut Service>,
+    watch: &RunWatch,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let mut work = std::pin::pin!(work);
+    let result = tokio::select! {
+        biased;
+        (target, status) = exited(&mut service) => {
+            let died = ServiceDied::new(target, status, watch);
+            watch.abort.trigger(format!("the service exited ({status})"));
+            // The work stops within about 100 ms of the abort; wait for it,
+            // so that no load thread outlives the run.
+            let _ = work.await;
+            return Err(died.into());
+        }
+        signal = crate::interrupt::requested_wait() => {
+            watch.abort.trigger(format!("interrupted by {signal}"));
+            let _ = work.await;
+            return Err(Interrupted(signal).into());
+        }
+        result = &mut work => result,
+    };
+    // The work may notice a dead service (a failed /proc read) just before
+    // its exit is reaped: then the death is the error to report.
+    if result.is_err()
+        && let Ok((target, status)) =
+            tokio::time::timeout(Duration::from_millis(200), exited(&mut service)).await
+    {
+        return Err(ServiceDied::new(target, status, watch).into());
+    }
+    result
+}
+
+/// The exit of the watched service; never, without one.
+async fn exited(service: &mut Option<&mut Service>) -> (Target, ExitStatus) {
+    match service {
+        Some(service) => (service.target, service.exited().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// A service that exited while a run was using it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{target}: the service died {at_s:.2} s into the run (during {phase}, at {at}): {}",
+    describe(*status)
+)]
+pub struct ServiceDied {
+    pub target: Target,
+    pub status: ExitStatus,
+    /// The signal that killed it (`SIGKILL`), if one did.
+    pub signal: Option<&'static str>,
+    /// Its exit code, if it exited by itself.
+    pub exit_code: Option<i32>,
+    /// UTC wall time, RFC 3339 with milliseconds.
+    pub at: String,
+    /// Seconds since the run began (before its service was started).
+    pub at_s: f64,
+    /// What the run was doing: `idle`, `load`, `after`, `capacity`.
+    pub phase: &'static str,
+}
+
+impl ServiceDied {
+    fn new(target: Target, status: ExitStatus, watch: &RunWatch) -> Self {
+        Self {
+            target,
+            status,
+            signal: status
+                .signal()
+                .and_then(|n| Signal::try_from(n).ok())
+                .map(Signal::as_str),
+            exit_code: status.code(),
+            at: crate::environment::now_rfc3339_millis(),
+            at_s: watch.elapsed_s(),
+            phase: watch.current_phase(),
+        }
+    }
+}
+
+/// `killed by SIGKILL`, `exited with code 3`.
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(n)) => match Signal::try_from(n) {
+            Ok(signal) => format!("killed by {signal}"),
+            Err(_) => format!("killed by signal {n}"),
+        },
+        (None, None) => status.to_string(),
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on the thread that starts every service. `PR_SET_PDEATHSIG`
+/// fires when the *thread* that forked a child exits, not the process, and
+/// tokio's worker and blocking threads come and go: this one lives as long
+/// as the harness, so a service dies with the harness and not before.
+fn on_spawner_thread(job: Job) {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("service-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("starting the service-spawner thread");
+        Mutex::new(tx)
+    });
+    sender
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .expect("the service-spawner thread never exits");
+}
+
+/// Makes `cmd`'s process die with the harness, whatever ends it (even
+/// SIGKILL), and keeps it out of the terminal's process group, so that a
+/// Ctrl-C reaches only the harness, which then stops the service itself.
+pub fn bind_to_harness(cmd: &mut Command) {
+    let harness = Pid::this();
+    cmd.process_group(0);
+    // SAFETY: runs between fork and exec; prctl and getppid are
+    // async-signal-safe system calls, and nothing here allocates.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // The harness may have exited before prctl: then nothing would
+            // ever send the signal.
+            if nix::unistd::getppid() != harness {
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Spawns `cmd` (bound to the harness, see `bind_to_harness`) from the
+/// spawner thread, in the calling runtime; returns the instant just before
+/// the spawn and the child.
+pub async fn spawn(mut cmd: Command) -> (Instant, std::io::Result<Child>) {
+    bind_to_harness(&mut cmd);
+    let handle = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    on_spawner_thread(Box::new(move || {
+        // The child's exit is watched by the caller's runtime.
+        let _entered = handle.enter();
+        let started = Instant::now();
+        let _ = tx.send((started, cmd.spawn()));
+    }));
+    rx.await
+        .expect("the service-spawner thread answers every job")
+}
+
+/// `spawn` for a std child, from code that runs outside any runtime.
+pub fn spawn_std(cmd: Command) -> (Instant, std::io::Result<std::process::Child>) {
+    let mut cmd = cmd;
+    bind_to_harness(&mut cmd);
+    let mut cmd = cmd.into_std();
+    let (tx, rx) = mpsc::channel();
+    on_spawner_thread(Box::new(move || {
+        let started = Instant::now();
+        let _ = tx.send((started, cmd.spawn()));
+    }));
+    rx.recv()
+        .expect("the service-spawner thread answers every job")
 }
 
 /// Parses `listening http=ADDR grpc=ADDR`.

@@ -509,8 +509,11 @@ fn report_renders_a_results_file_again() {
     let output = harness().arg("report").arg(&bad).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        text(&output).contains("schema_version 7"),
+        text(&output).contains("schema 7 is newer than this harness (1); upgrade the harness"),
         "{}",
         text(&output)
     );
 }
+
+#[path = "cli/reliability.rs"]
+mod reliability;

@@ -45,6 +45,64 @@ pub struct Options {
     /// Called as the measured window starts and ends (probes read the
     /// service's CPU time there).
     pub on_window: Option<WindowHook>,
+    /// Stops the run early (its service died, or the harness was
+    /// interrupted): `run` then returns an error within about 100 ms.
+    pub abort: Option<Abort>,
+}
+
+/// A one-shot stop for a run, shared by the thread that watches the service
+/// and the load's threads. Its first reason sticks.
+#[derive(Clone)]
+pub struct Abort(Arc<tokio::sync::watch::Sender<Option<String>>>);
+
+impl Default for Abort {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(None).0))
+    }
+}
+
+impl std::fmt::Debug for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Abort({:?})", self.reason())
+    }
+}
+
+impl Abort {
+    /// Stops the run; a later reason is ignored.
+    pub fn trigger(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            true
+        });
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Resolves once triggered (at once if it already was), on any runtime.
+    pub async fn triggered(&self) {
+        let mut rx = self.0.subscribe();
+        // Only fails when the sender is gone, and `self` holds it.
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
+    /// Runs `work` unless the abort comes first.
+    pub async fn until<T>(&self, work: impl Future<Output = T>) -> anyhow::Result<T> {
+        tokio::select! {
+            biased;
+            () = self.triggered() => bail!("aborted: {}", self.reason().unwrap_or_default()),
+            out = work => Ok(out),
+        }
+    }
 }
 
 /// An edge of the measured window.
@@ -153,6 +211,9 @@ fn self_usage() -> (f64, u64) {
 /// Runs `scenario` against `addr`. Blocks the calling thread (which shows
 /// progress) while worker threads generate the load.
 pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::Result<Measured> {
+    if let Some(reason) = options.abort.as_ref().and_then(Abort::reason) {
+        bail!("aborted: {reason}");
+    }
     let load = &scenario.load;
     let plan = match load.model {
         Model::Open => Plan::new(&load.stages, load.warmup),
@@ -183,6 +244,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
             intervals: interval_tx.clone(),
             live: live.clone(),
             cpu: options.cpus.as_ref().map(|c| c[index % c.len()]),
+            abort: options.abort.clone(),
         };
         let ready = ready_tx.clone();
         threads.push(
@@ -195,15 +257,24 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     drop(interval_tx);
     drop(ready_tx);
 
+    let aborted = || options.abort.as_ref().and_then(Abort::reason);
     let mut failure = None;
-    for _ in 0..workers {
-        match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                failure.get_or_insert(err);
+    let connect_deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut connected = 0;
+    while connected < workers && failure.is_none() {
+        // In slices, so that an abort is seen while workers connect.
+        match ready_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(_)) => connected += 1,
+            Ok(Err(err)) => failure = Some(err),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                failure = Some("a load worker exited before connecting".to_owned())
             }
-            Err(_) => {
-                failure.get_or_insert_with(|| "workers did not connect within 30 s".to_owned());
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(reason) = aborted() {
+                    failure = Some(format!("aborted: {reason}"));
+                } else if std::time::Instant::now() > connect_deadline {
+                    failure = Some("workers did not connect within 30 s".to_owned());
+                }
             }
         }
     }
@@ -246,7 +317,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
             timeline.add(interval);
         }
         progress.tick(now, timeline.latest_p99());
-        if threads.iter().all(|t| t.is_finished()) {
+        if threads.iter().all(|t| t.is_finished()) || aborted().is_some() {
             break;
         }
         let mut next = now + 100_000_000;
@@ -264,6 +335,14 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     if cpu_end.is_none() {
         cpu_end = Some(self_usage().0);
         edge(Edge::End);
+    }
+    if let Some(reason) = aborted() {
+        // The workers see the same abort and stop within a few milliseconds.
+        for thread in threads {
+            let _ = thread.join();
+        }
+        progress.finish();
+        bail!("aborted: {reason}");
     }
     let mut totals = Totals::default();
     let mut errors = Vec::new();

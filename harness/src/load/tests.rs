@@ -212,7 +212,53 @@ fn options() -> Options {
         progress: false,
         label: "test".into(),
         on_window: None,
+        abort: None,
     }
+}
+
+#[test]
+fn an_abort_stops_open_and_closed_runs_within_a_fraction_of_a_second() {
+    let server = TestServer::start();
+    for model in [Model::Open, Model::Closed] {
+        let mut s = rest("/ok", Protocol::Http1);
+        s.load.model = model;
+        s.load.stages[0].duration = Duration::from_secs(30);
+        s.load.duration = Duration::from_secs(30);
+        let abort = Abort::default();
+        let options = Options {
+            abort: Some(abort.clone()),
+            ..options()
+        };
+        let trigger = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            abort.trigger("the service died");
+            abort.trigger("a later reason is ignored");
+        });
+        let started = Instant::now();
+        let err = run(&s, server.addr, &options).unwrap_err().to_string();
+        trigger.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{model:?}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(err, "aborted: the service died", "{model:?}");
+    }
+}
+
+#[test]
+fn an_abort_before_the_start_stops_the_run_at_once() {
+    let server = TestServer::start();
+    let abort = Abort::default();
+    abort.trigger("interrupted");
+    let options = Options {
+        abort: Some(abort),
+        ..options()
+    };
+    let started = Instant::now();
+    let err = run(&rest("/ok", Protocol::Http2), server.addr, &options).unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(err.to_string(), "aborted: interrupted");
 }
 
 #[test]

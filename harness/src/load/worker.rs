@@ -41,6 +41,7 @@ pub struct Assignment {
     pub intervals: Sender<Interval>,
     pub live: Arc<Live>,
     pub cpu: Option<usize>,
+    pub abort: Option<super::Abort>,
 }
 
 /// Runs a worker on the current thread: connects, reports ready on `ready`,
@@ -88,11 +89,23 @@ pub fn run(
         timeout: a.scenario.load.timeout,
         live: a.live.clone(),
     });
-    match a.scenario.load.model {
-        Model::Open => local.block_on(&runtime, open_loop(&a, ctx.clone(), handles, clock))?,
-        Model::Closed => local.block_on(&runtime, closed_loop(&a, ctx.clone(), handles)),
-    }
+    let load = async {
+        match a.scenario.load.model {
+            Model::Open => open_loop(&a, ctx.clone(), handles, clock).await,
+            Model::Closed => {
+                closed_loop(&a, ctx.clone(), handles).await;
+                Ok(())
+            }
+        }
+    };
+    let finished = match &a.abort {
+        Some(abort) => local.block_on(&runtime, abort.until(load)),
+        None => Ok(local.block_on(&runtime, load)),
+    };
+    // Requests still in flight after an abort are dropped with their tasks.
+    drop(local);
     drop(runtime);
+    finished??;
     let ctx =
         Rc::try_unwrap(ctx).map_err(|_| anyhow::anyhow!("a request task outlived the run"))?;
     Ok(ctx.recorder.into_inner().finish())

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use serde::Deserialize;
 
 use crate::stats::{self, Better, Bootstrap, Interval, Verdict};
@@ -221,8 +220,18 @@ pub struct FailureIn {
     pub kind: String,
     pub target: String,
     pub scenario: String,
-    pub repetition: u32,
+    /// Null for `harness run`.
+    #[serde(default)]
+    pub repetition: Option<u32>,
     pub error: String,
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub at_s: Option<f64>,
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,17 +264,11 @@ pub struct ArtifactIn {
 
 /// Reads a results.json.
 pub fn read(path: &std::path::Path) -> anyhow::Result<ResultsIn> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let results: ResultsIn = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a results file of this harness", path.display()))?;
-    anyhow::ensure!(
-        results.schema_version == crate::results::SCHEMA_VERSION,
-        "{}: schema_version {} (this harness reads {})",
-        path.display(),
-        results.schema_version,
-        crate::results::SCHEMA_VERSION
-    );
-    Ok(results)
+    let bytes = std::fs::read(path)
+        .map_err(|err| anyhow::anyhow!("{}: cannot read it: {err}", path.display()))?;
+    crate::results::parse(path, &bytes)?;
+    // Parsed again as the reports' types, for the position of a wrong field.
+    serde_json::from_slice(&bytes).map_err(|err| crate::results::json_error(path, &err))
 }
 
 // ---- output: what the reports show ----------------------------------------------
@@ -539,11 +542,28 @@ pub fn analyse(results: ResultsIn) -> Analysis {
     let bootstrap = Bootstrap::default();
     let mut flags = Vec::new();
     for f in &results.failures {
+        let mut when = Vec::new();
+        if let Some(at_s) = f.at_s {
+            when.push(format!("{at_s:.2} s into the run"));
+        }
+        if let Some(at) = &f.at {
+            when.push(at.clone());
+        }
+        if let Some(signal) = &f.signal {
+            when.push(format!("service killed by {signal}"));
+        } else if let Some(code) = f.exit_code {
+            when.push(format!("service exited with code {code}"));
+        }
+        let when = if when.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", when.join(", "))
+        };
         flags.push(Flag {
             target: f.target.clone(),
             scenario: f.scenario.clone(),
-            repetition: Some(f.repetition),
-            why: format!("{} failed: {}", f.kind, f.error),
+            repetition: f.repetition,
+            why: format!("{} failed{when}: {}", f.kind, f.error),
         });
     }
     let mut names: Vec<String> = Vec::new();
