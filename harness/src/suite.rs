@@ -209,7 +209,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
     };
     let repetitions = match &raw.repetitions {
         None => 3,
-        Some(r) => positive(file, r, "repetitions")? as u32,
+        Some(r) => positive_u32(file, r, "repetitions")?,
     };
     let idle_wait = optional_duration(file, &raw.idle_wait)?.unwrap_or(Duration::from_secs(1));
     let after_wait = optional_duration(file, &raw.after_wait)?.unwrap_or(Duration::from_secs(5));
@@ -246,7 +246,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
     let startup_runs = match &raw.startup {
         None => 0,
         Some(s) if *s.runs.get_ref() == 0 => 0,
-        Some(s) => positive(file, &s.runs, "startup.runs")? as u32,
+        Some(s) => positive_u32(file, &s.runs, "startup.runs")?,
     };
     let capacity = raw
         .capacity
@@ -275,7 +275,7 @@ fn capacity(
 ) -> Result<Capacity, ScenarioError> {
     let repetitions = match &raw.repetitions {
         None => suite_repetitions,
-        Some(r) => positive(file, r, "capacity.repetitions")? as u32,
+        Some(r) => positive_u32(file, r, "capacity.repetitions")?,
     };
     let stage = optional_duration(file, &raw.stage)?.unwrap_or(Duration::from_secs(3));
     if stage.is_zero() {
@@ -440,6 +440,18 @@ fn positive(file: &File, v: &Spanned<i64>, key: &str) -> Result<u64, ScenarioErr
         n if n >= 1 => Ok(n as u64),
         n => Err(file.err(v.span(), format!("{key} must be at least 1 (got {n})"))),
     }
+}
+
+/// A count held as a u32 (repetitions, runs): at least 1, and refused above
+/// u32::MAX rather than cast, which would make 2^32 repetitions 0.
+fn positive_u32(file: &File, v: &Spanned<i64>, key: &str) -> Result<u32, ScenarioError> {
+    let n = positive(file, v, key)?;
+    u32::try_from(n).map_err(|_| {
+        file.err(
+            v.span(),
+            format!("{key} must be at most {} (got {n})", u32::MAX),
+        )
+    })
 }
 
 fn optional_duration(
@@ -609,6 +621,32 @@ mod tests {
             (4, 8),
             "unary",
         );
+    }
+
+    #[test]
+    fn counts_beyond_u32_are_refused_not_wrapped() {
+        // Found by generated_suites_round_trip: 2^32 runs were cast to 0.
+        fails(
+            &format!("{MIN}[startup]\nruns = 4294967296\n"),
+            (5, 8),
+            "startup.runs must be at most 4294967295 (got 4294967296)",
+        );
+        fails(
+            &format!("repetitions = 4294967297\n{MIN}"),
+            (1, 15),
+            "repetitions must be at most 4294967295",
+        );
+        fails(
+            "name = \"s\"\n[capacity]\nrepetitions = 4294967296\n[[capacity.scenario]]\n\
+             file = \"get-user-http1.toml\"\nstart = 1\nmax = 2\n",
+            (3, 15),
+            "capacity.repetitions must be at most 4294967295",
+        );
+        let s = suite(&format!(
+            "repetitions = 4294967295\n{MIN}[startup]\nruns = 4294967295\n"
+        ))
+        .unwrap();
+        assert_eq!((s.repetitions, s.startup_runs), (u32::MAX, u32::MAX));
     }
 
     #[test]
