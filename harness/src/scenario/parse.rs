@@ -2248,3 +2248,6 @@ p99 = "5ms"
         }
     }
 }
+
+#[cfg(test)]
+mod properties;
