@@ -209,7 +209,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
     };
     let repetitions = match &raw.repetitions {
         None => 3,
-        Some(r) => positive(file, r, "repetitions")? as u32,
+        Some(r) => positive_u32(file, r, "repetitions")?,
     };
     let idle_wait = optional_duration(file, &raw.idle_wait)?.unwrap_or(Duration::from_secs(1));
     let after_wait = optional_duration(file, &raw.after_wait)?.unwrap_or(Duration::from_secs(5));
@@ -246,7 +246,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
     let startup_runs = match &raw.startup {
         None => 0,
         Some(s) if *s.runs.get_ref() == 0 => 0,
-        Some(s) => positive(file, &s.runs, "startup.runs")? as u32,
+        Some(s) => positive_u32(file, &s.runs, "startup.runs")?,
     };
     let capacity = raw
         .capacity
@@ -275,7 +275,7 @@ fn capacity(
 ) -> Result<Capacity, ScenarioError> {
     let repetitions = match &raw.repetitions {
         None => suite_repetitions,
-        Some(r) => positive(file, r, "capacity.repetitions")? as u32,
+        Some(r) => positive_u32(file, r, "capacity.repetitions")?,
     };
     let stage = optional_duration(file, &raw.stage)?.unwrap_or(Duration::from_secs(3));
     if stage.is_zero() {
@@ -440,6 +440,18 @@ fn positive(file: &File, v: &Spanned<i64>, key: &str) -> Result<u64, ScenarioErr
         n if n >= 1 => Ok(n as u64),
         n => Err(file.err(v.span(), format!("{key} must be at least 1 (got {n})"))),
     }
+}
+
+/// A count held as a u32 (repetitions, runs): at least 1, and refused above
+/// u32::MAX rather than cast, which would make 2^32 repetitions 0.
+fn positive_u32(file: &File, v: &Spanned<i64>, key: &str) -> Result<u32, ScenarioError> {
+    let n = positive(file, v, key)?;
+    u32::try_from(n).map_err(|_| {
+        file.err(
+            v.span(),
+            format!("{key} must be at most {} (got {n})", u32::MAX),
+        )
+    })
 }
 
 fn optional_duration(
@@ -612,6 +624,32 @@ mod tests {
     }
 
     #[test]
+    fn counts_beyond_u32_are_refused_not_wrapped() {
+        // Found by generated_suites_round_trip: 2^32 runs were cast to 0.
+        fails(
+            &format!("{MIN}[startup]\nruns = 4294967296\n"),
+            (5, 8),
+            "startup.runs must be at most 4294967295 (got 4294967296)",
+        );
+        fails(
+            &format!("repetitions = 4294967297\n{MIN}"),
+            (1, 15),
+            "repetitions must be at most 4294967295",
+        );
+        fails(
+            "name = \"s\"\n[capacity]\nrepetitions = 4294967296\n[[capacity.scenario]]\n\
+             file = \"get-user-http1.toml\"\nstart = 1\nmax = 2\n",
+            (3, 15),
+            "capacity.repetitions must be at most 4294967295",
+        );
+        let s = suite(&format!(
+            "repetitions = 4294967295\n{MIN}[startup]\nruns = 4294967295\n"
+        ))
+        .unwrap();
+        assert_eq!((s.repetitions, s.startup_runs), (u32::MAX, u32::MAX));
+    }
+
+    #[test]
     fn a_suite_with_nothing_to_run_is_rejected() {
         let err = suite("name = \"s\"\n").err().unwrap();
         assert!(err.message.contains("at least one"), "{err}");
@@ -631,6 +669,456 @@ mod tests {
         for name in ["quick.toml", "full.toml", "smoke.toml"] {
             let s = load(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
             assert!(!s.scenarios.is_empty(), "{name}");
+        }
+    }
+    /// Properties over generated suite files, beside copies of three shipped
+    /// scenarios (open http1, open http1 without params, bidi gRPC).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const FILES: [&str; 3] = ["get-user-http1.toml", "health.toml", "echo-bidi-grpc.toml"];
+
+        /// A directory with the scenarios, reused across the cases of a test.
+        struct Dir(tempfile::TempDir);
+
+        impl Dir {
+            fn new() -> Self {
+                let dir = tempfile::tempdir().unwrap();
+                let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+                std::fs::create_dir(dir.path().join("bodies")).unwrap();
+                std::fs::copy(
+                    root.join("bodies/echo-bidi.json"),
+                    dir.path().join("bodies/echo-bidi.json"),
+                )
+                .unwrap();
+                for name in FILES {
+                    std::fs::copy(root.join(name), dir.path().join(name)).unwrap();
+                }
+                Dir(dir)
+            }
+
+            fn path(&self) -> PathBuf {
+                self.0.path().join("suite.toml")
+            }
+
+            fn load(&self, text: &[u8]) -> Result<Suite, ScenarioError> {
+                std::fs::write(self.path(), text).unwrap();
+                load(&self.path())
+            }
+        }
+
+        thread_local! {
+            static DIR: Dir = Dir::new();
+        }
+
+        /// Overrides as a suite writes them: `[defaults]` or an entry's keys.
+        #[derive(Debug, Clone, Default)]
+        struct Keys {
+            model: Option<Model>,
+            rate: Option<u64>,
+            concurrency: Option<u64>,
+            connections: Option<u64>,
+            duration: Option<u64>,
+            warmup: Option<u64>,
+        }
+
+        #[derive(Debug, Clone)]
+        struct SuiteSpec {
+            name: String,
+            targets: Option<Vec<Target>>,
+            repetitions: Option<i64>,
+            idle_wait_ms: Option<u64>,
+            after_wait_ms: Option<u64>,
+            defaults: Option<Keys>,
+            entries: Vec<(usize, Keys)>,
+            startup: Option<i64>,
+            images: Option<bool>,
+        }
+
+        /// Small values most of the time, so that rules between keys bite.
+        fn count(max: u64) -> impl Strategy<Value = u64> {
+            prop_oneof![3 => 1..=16u64, 1 => 1..=max]
+        }
+
+        fn keys() -> impl Strategy<Value = Keys> {
+            (
+                prop::option::of(prop_oneof![Just(Model::Open), Just(Model::Closed)]),
+                prop::option::of(count(100_000)),
+                prop::option::of(count(256)),
+                prop::option::of(count(256)),
+                prop::option::of(1..=30u64),
+                prop::option::of(0..=5u64),
+            )
+                .prop_map(
+                    |(model, rate, concurrency, connections, duration, warmup)| Keys {
+                        model,
+                        rate,
+                        concurrency,
+                        connections,
+                        duration,
+                        warmup,
+                    },
+                )
+        }
+
+        fn suite_spec() -> impl Strategy<Value = SuiteSpec> {
+            let targets = prop_oneof![
+                Just(vec![Target::Rust]),
+                Just(vec![Target::Go]),
+                Just(vec![Target::Rust, Target::Go]),
+                Just(vec![Target::Go, Target::Rust]),
+            ];
+            (
+                "[a-z0-9]{1,5}(-[a-z0-9]{1,5}){0,2}",
+                prop::option::of(targets),
+                prop::option::of(prop_oneof![1..=10i64, 1..=i64::MAX]),
+                prop::option::of(0..=5000u64),
+                prop::option::of(0..=5000u64),
+                prop::option::of(keys()),
+                prop::collection::vec((0..FILES.len(), keys()), 1..=3),
+                prop::option::of(prop_oneof![0..=20i64, 0..=i64::MAX]),
+                prop::option::of(any::<bool>()),
+            )
+                .prop_map(
+                    |(
+                        name,
+                        targets,
+                        repetitions,
+                        idle,
+                        after,
+                        defaults,
+                        entries,
+                        startup,
+                        images,
+                    )| {
+                        SuiteSpec {
+                            name,
+                            targets,
+                            repetitions,
+                            idle_wait_ms: idle,
+                            after_wait_ms: after,
+                            defaults,
+                            entries,
+                            startup,
+                            images,
+                        }
+                    },
+                )
+        }
+
+        /// Where a value went: 0-based line and byte column.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Field {
+            Repetitions,
+            IdleWait,
+            Target(usize),
+            EntryFile(usize),
+            EntryRate(usize),
+            EntryDuration(usize),
+            EntryModel(usize),
+            StartupRuns,
+        }
+
+        fn model_name(m: Model) -> &'static str {
+            if m == Model::Open { "open" } else { "closed" }
+        }
+
+        fn write_keys(
+            lines: &mut Vec<String>,
+            at: &mut Vec<(Field, usize, usize)>,
+            k: &Keys,
+            entry: Option<usize>,
+        ) {
+            let mut key =
+                |lines: &mut Vec<String>, name: &str, value: String, field: Option<Field>| {
+                    if let Some(f) = field {
+                        at.push((f, lines.len(), name.len() + 3));
+                    }
+                    lines.push(format!("{name} = {value}"));
+                };
+            if let Some(m) = k.model {
+                key(
+                    lines,
+                    "model",
+                    format!("\"{}\"", model_name(m)),
+                    entry.map(Field::EntryModel),
+                );
+            }
+            if let Some(r) = k.rate {
+                key(lines, "rate", r.to_string(), entry.map(Field::EntryRate));
+            }
+            if let Some(c) = k.concurrency {
+                key(lines, "concurrency", c.to_string(), None);
+            }
+            if let Some(c) = k.connections {
+                key(lines, "connections", c.to_string(), None);
+            }
+            if let Some(d) = k.duration {
+                key(
+                    lines,
+                    "duration",
+                    format!("\"{d}s\""),
+                    entry.map(Field::EntryDuration),
+                );
+            }
+            if let Some(w) = k.warmup {
+                key(lines, "warmup", format!("\"{w}s\""), None);
+            }
+        }
+
+        impl SuiteSpec {
+            fn render(&self) -> (String, Vec<(Field, usize, usize)>) {
+                let mut lines = vec![format!("name = \"{}\"", self.name)];
+                let mut at = Vec::new();
+                if let Some(targets) = &self.targets {
+                    let mut line = "targets = [".to_string();
+                    for (i, t) in targets.iter().enumerate() {
+                        if i > 0 {
+                            line.push_str(", ");
+                        }
+                        at.push((Field::Target(i), lines.len(), line.len()));
+                        line.push_str(&format!("\"{}\"", t.name()));
+                    }
+                    line.push(']');
+                    lines.push(line);
+                }
+                if let Some(r) = self.repetitions {
+                    at.push((Field::Repetitions, lines.len(), 14));
+                    lines.push(format!("repetitions = {r}"));
+                }
+                if let Some(ms) = self.idle_wait_ms {
+                    at.push((Field::IdleWait, lines.len(), 12));
+                    lines.push(format!("idle_wait = \"{ms}ms\""));
+                }
+                if let Some(ms) = self.after_wait_ms {
+                    lines.push(format!("after_wait = \"{ms}ms\""));
+                }
+                if let Some(d) = &self.defaults {
+                    lines.push("[defaults]".into());
+                    write_keys(&mut lines, &mut at, d, None);
+                }
+                for (i, (file, keys)) in self.entries.iter().enumerate() {
+                    lines.push("[[scenario]]".into());
+                    at.push((Field::EntryFile(i), lines.len(), 7));
+                    lines.push(format!("file = \"{}\"", FILES[*file]));
+                    lines.push(format!("name = \"e{i}\""));
+                    write_keys(&mut lines, &mut at, keys, Some(i));
+                }
+                if let Some(runs) = self.startup {
+                    lines.push("[startup]".into());
+                    at.push((Field::StartupRuns, lines.len(), 7));
+                    lines.push(format!("runs = {runs}"));
+                }
+                if let Some(measure) = self.images {
+                    lines.push("[images]".into());
+                    lines.push(format!("measure = {measure}"));
+                }
+                (lines.join("\n") + "\n", at)
+            }
+        }
+
+        /// What the suite should make of entry `i`: its scenario with the
+        /// entry's keys over `[defaults]` (a default rate is not for an entry
+        /// that makes itself closed), or the message it is refused with.
+        fn expected_entry(dir: &Dir, spec: &SuiteSpec, i: usize) -> Result<Scenario, String> {
+            let (file, own) = &spec.entries[i];
+            let d = spec.defaults.clone().unwrap_or_default();
+            let closed = own.model == Some(Model::Closed);
+            let o = Overrides {
+                model: own.model.or(d.model),
+                rate: own.rate.or(d.rate.filter(|_| !closed)),
+                concurrency: own.concurrency.or(d.concurrency).map(|c| c as usize),
+                connections: own.connections.or(d.connections).map(|c| c as usize),
+                duration: own.duration.or(d.duration).map(Duration::from_secs),
+                warmup: own.warmup.or(d.warmup).map(Duration::from_secs),
+            };
+            let mut s = scenario::load(&dir.0.path().join(FILES[*file])).unwrap();
+            s.apply_overrides(&o)?;
+            Ok(s)
+        }
+
+        /// The scenarios a suite should hold, or the first field it should be
+        /// refused at (in the order `build` checks them) and why.
+        fn expected(dir: &Dir, spec: &SuiteSpec) -> Result<Vec<Scenario>, (Field, String)> {
+            let max = i64::from(u32::MAX);
+            if let Some(r) = spec.repetitions.filter(|&r| r > max) {
+                let message = format!("repetitions must be at most {max} (got {r})");
+                return Err((Field::Repetitions, message));
+            }
+            let scenarios = (0..spec.entries.len())
+                .map(|i| expected_entry(dir, spec, i).map_err(|m| (Field::EntryFile(i), m)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(n) = spec.startup.filter(|&n| n > max) {
+                let message = format!("startup.runs must be at most {max} (got {n})");
+                return Err((Field::StartupRuns, message));
+            }
+            Ok(scenarios)
+        }
+
+        /// `spec` with what makes most generated suites invalid taken out:
+        /// counts past u32, connections (two of the scenarios are http1),
+        /// and rates where the model ends up closed.
+        fn valid(mut spec: SuiteSpec) -> SuiteSpec {
+            let max = i64::from(u32::MAX);
+            spec.repetitions = spec.repetitions.map(|r| r.min(max));
+            spec.startup = spec.startup.map(|n| n.min(max));
+            let default_model = spec.defaults.as_ref().and_then(|d| d.model);
+            if let Some(d) = &mut spec.defaults {
+                d.connections = None;
+                if d.model == Some(Model::Closed) {
+                    d.rate = None;
+                }
+            }
+            for (_, keys) in &mut spec.entries {
+                keys.connections = None;
+                if keys.model.or(default_model) == Some(Model::Closed) {
+                    keys.rate = None;
+                }
+            }
+            spec
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// A suite written from random valid values loads with those
+            /// values, its entries' overrides applied over the defaults; or,
+            /// when an entry's overrides do not fit its scenario, is refused
+            /// at that entry with the reason.
+            #[test]
+            fn generated_suites_round_trip(spec in suite_spec()) {
+                let (text, at) = spec.render();
+                DIR.with(|dir| {
+                    let result = dir.load(text.as_bytes());
+                    let scenarios = match expected(dir, &spec) {
+                        Ok(scenarios) => scenarios,
+                        Err((field, message)) => {
+                            let err = result.as_ref().err().ok_or_else(|| {
+                                TestCaseError::fail(format!("accepted, expected `{message}`\n{text}"))
+                            })?;
+                            let &(_, line, col) = at.iter().find(|(f, _, _)| *f == field).unwrap();
+                            prop_assert_eq!(&err.message, &message);
+                            prop_assert_eq!(err.at, Some((line + 1, col + 1)));
+                            return Ok(());
+                        }
+                    };
+                    let suite = result.map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+                    prop_assert_eq!(&suite.name, &spec.name);
+                    let targets = spec.targets.clone().unwrap_or(vec![Target::Rust, Target::Go]);
+                    prop_assert_eq!(&suite.targets, &targets);
+                    prop_assert_eq!(i64::from(suite.repetitions), spec.repetitions.unwrap_or(3));
+                    prop_assert_eq!(suite.idle_wait, Duration::from_millis(spec.idle_wait_ms.unwrap_or(1000)));
+                    prop_assert_eq!(suite.after_wait, Duration::from_millis(spec.after_wait_ms.unwrap_or(5000)));
+                    prop_assert_eq!(i64::from(suite.startup_runs), spec.startup.unwrap_or(0));
+                    prop_assert_eq!(suite.images, spec.images.unwrap_or(false));
+                    prop_assert_eq!(suite.scenarios.len(), scenarios.len());
+                    for (i, (got, want)) in suite.scenarios.iter().zip(&scenarios).enumerate() {
+                        prop_assert_eq!(&got.name, &format!("e{i}"));
+                        prop_assert_eq!(&got.path, &want.path);
+                        let (g, w) = (&got.load, &want.load);
+                        prop_assert_eq!(g.model, w.model);
+                        prop_assert_eq!(&g.stages, &w.stages);
+                        prop_assert_eq!((g.duration, g.warmup), (w.duration, w.warmup));
+                        prop_assert_eq!((g.concurrency, g.connections), (w.concurrency, w.connections));
+                    }
+                    Ok(())
+                })?;
+            }
+
+            /// One field of a valid suite given an invalid value: refused at
+            /// that value's line and column.
+            #[test]
+            fn one_invalid_suite_field_is_refused_at_its_place(
+                spec in suite_spec().prop_map(valid),
+                pick in any::<prop::sample::Index>(),
+                bad_int in prop_oneof![Just(0i64), i64::MIN..0],
+                bad_word in "[a-z0-9]{0,6}",
+            ) {
+                let (text, at) = spec.render();
+                prop_assume!(DIR.with(|d| expected(d, &spec)).is_ok(), "a valid suite to start from");
+                let mut options: Vec<(Field, String)> = Vec::new();
+                for &(field, _, _) in &at {
+                    let bad = match field {
+                        Field::Repetitions | Field::EntryRate(_) => bad_int.to_string(),
+                        Field::StartupRuns => bad_int.min(-1).to_string(),
+                        Field::IdleWait => format!("\"{bad_word}x\""),
+                        Field::Target(_) | Field::EntryModel(_) => format!("\"{bad_word}x\""),
+                        Field::EntryFile(_) => format!("\"{bad_word}x.toml\""),
+                        Field::EntryDuration(_) => {
+                            (if bad_int % 2 == 0 { "\"0s\"" } else { "\"soon\"" }).to_string()
+                        }
+                    };
+                    options.push((field, bad));
+                }
+                prop_assume!(!options.is_empty());
+                let (field, bad) = pick.get(&options).clone();
+                let &(_, line, col) = at.iter().find(|(f, _, _)| *f == field).unwrap();
+                let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+                let end = lines[line][col..]
+                    .find([',', ']'])
+                    .map_or(lines[line].len(), |i| col + i);
+                lines[line].replace_range(col..end, &bad);
+                let text = lines.join("\n");
+                let err = DIR.with(|d| d.load(text.as_bytes())).err().ok_or_else(|| {
+                    TestCaseError::fail(format!("{field:?} = {bad} was accepted\n{text}"))
+                })?;
+                prop_assert_eq!(err.at, Some((line + 1, col + 1)), "{:?} = {}: {}\n{}", field, bad, err, text);
+                prop_assert_eq!(err.path, DIR.with(Dir::path));
+            }
+
+            /// Any text: loaded or refused with a position inside the suite.
+            #[test]
+            fn arbitrary_suite_text_never_panics(
+                lines in prop::collection::vec(
+                    prop_oneof![
+                        3 => (
+                            prop::sample::select(vec![
+                                "name", "targets", "repetitions", "idle_wait", "after_wait", "file",
+                                "model", "rate", "concurrency", "connections", "duration", "warmup",
+                                "runs", "measure", "stage", "factor", "refine", "start", "max",
+                            ]),
+                            prop::sample::select(vec![
+                                "\"s\"", "\"S s\"", "[\"rust\"]", "[\"go\", \"go\"]", "[]", "0", "1",
+                                "-1", "4294967297", "9223372036854775807", "1.5", "true", "\"1s\"",
+                                "\"0s\"", "\"soon\"", "\"closed\"", "\"open\"",
+                                "\"get-user-http1.toml\"", "\"health.toml\"",
+                                "\"echo-bidi-grpc.toml\"", "\"bodies/echo-bidi.json\"",
+                            ]),
+                        )
+                            .prop_map(|(k, v)| format!("{k} = {v}")),
+                        2 => prop::sample::select(vec![
+                            "[[scenario]]", "[defaults]", "[startup]", "[images]", "[capacity]",
+                            "[[capacity.scenario]]", "name = \"s\"", "",
+                        ])
+                        .prop_map(str::to_string),
+                        1 => "[ -~é]{0,20}",
+                    ],
+                    0..16,
+                ),
+            ) {
+                let text = lines.join("\n");
+                DIR.with(|d| -> Result<(), TestCaseError> {
+                    let Err(err) = d.load(text.as_bytes()) else { return Ok(()) };
+                    let Some((line, col)) = err.at else {
+                        prop_assert!(
+                            err.message.contains("at least one"),
+                            "no position: {}", err
+                        );
+                        return Ok(());
+                    };
+                    let file = if err.path == d.path() {
+                        text.clone()
+                    } else {
+                        std::fs::read_to_string(&err.path).unwrap()
+                    };
+                    let all: Vec<&str> = file.split('\n').collect();
+                    prop_assert!((1..=all.len()).contains(&line), "{}", err);
+                    prop_assert!((1..=all[line - 1].chars().count() + 1).contains(&col), "{}", err);
+                    Ok(())
+                })?;
+            }
         }
     }
 }

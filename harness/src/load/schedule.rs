@@ -346,4 +346,176 @@ mod tests {
             .sum();
         assert!((9_500..=10_500).contains(&split), "{split}");
     }
+
+    /// Properties over generated plans: any stages, ramps, warm-up, arrival
+    /// process, seed and worker count.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// 1 to 3 stages, some of them ramps, at up to 200,000 requests/s
+        /// over any nanosecond count up to 2 s, and up to 1 s of warm-up.
+        /// Each stage holds at most 5,000 requests (and the warm-up 5,000
+        /// more), cheap enough for a debug build.
+        fn plan_input() -> impl Strategy<Value = (Vec<Stage>, Duration)> {
+            let stage = prop_oneof![1u64..=2000, 1u64..=200_000]
+                .prop_flat_map(|rate| {
+                    let max_ns = (5_000 * NANO as u64 / rate).min(2_000_000_000);
+                    (Just(rate), 1..=max_ns, any::<bool>())
+                })
+                .prop_map(|(rate, ns, ramp)| Stage {
+                    rate,
+                    duration: Duration::from_nanos(ns),
+                    ramp,
+                });
+            prop::collection::vec(stage, 1..=3).prop_flat_map(|mut stages| {
+                // A ramp down from a high rate holds more: shorten it.
+                let mut previous = 0;
+                for s in &mut stages {
+                    let r0 = if s.ramp { previous } else { s.rate };
+                    let max_ns = 10_000 * NANO as u64 / (r0 + s.rate);
+                    s.duration = s.duration.min(Duration::from_nanos(max_ns));
+                    previous = s.rate;
+                }
+                let max_ns = (5_000 * NANO as u64 / stages[0].rate).min(1_000_000_000);
+                (Just(stages), (0..=max_ns).prop_map(Duration::from_nanos))
+            })
+        }
+
+        /// (start, end, r0, r1) of each piece of the plan, recomputed from
+        /// the stages as `Plan::new` documents them.
+        fn pieces(stages: &[Stage], warmup: Duration) -> Vec<(u128, u128, u128, u128)> {
+            let mut out = Vec::new();
+            let mut at = warmup.as_nanos();
+            if at > 0 {
+                out.push((
+                    0,
+                    at,
+                    u128::from(stages[0].rate),
+                    u128::from(stages[0].rate),
+                ));
+            }
+            let mut previous = 0;
+            for s in stages {
+                let r0 = if s.ramp { previous } else { s.rate };
+                let end = at + s.duration.as_nanos();
+                out.push((at, end, u128::from(r0), u128::from(s.rate)));
+                at = end;
+                previous = s.rate;
+            }
+            out
+        }
+
+        /// Expected arrivals before time `t` (ns), times 2·10⁹ so that it is
+        /// an exact integer: ∫ rate over each piece is (r0 + r1)·len / 2.
+        fn expected_2e9(pieces: &[(u128, u128, u128, u128)], t: f64) -> f64 {
+            let mut sum = 0.0;
+            for &(start, end, r0, r1) in pieces {
+                let (start, end) = (start as f64, end as f64);
+                if t <= start {
+                    break;
+                }
+                let len = end - start;
+                let tau = t.min(end) - start;
+                // n(τ) = r0·τ + (r1 − r0)·τ²/(2L), doubled.
+                sum += 2.0 * r0 as f64 * tau + (r1 as f64 - r0 as f64) * tau * tau / len;
+            }
+            sum
+        }
+
+        fn ordered(times: &[u64]) -> bool {
+            times.windows(2).all(|w| w[0] <= w[1])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn uniform_times_are_ordered_in_the_window_and_follow_the_integral(
+                (stages, warmup) in plan_input(),
+            ) {
+                let plan = Plan::new(&stages, warmup);
+                let times: Vec<u64> = plan.worker(Arrival::Uniform, 0, 1, 1).collect();
+                prop_assert!(ordered(&times));
+                prop_assert!(times.iter().all(|&t| t <= plan.end_ns), "past {}", plan.end_ns);
+                let pieces = pieces(&stages, warmup);
+                prop_assert_eq!(u128::from(plan.end_ns), pieces.last().unwrap().1);
+                prop_assert_eq!(u128::from(plan.measure_start_ns), warmup.as_nanos());
+
+                // Request k is due once k requests' worth of the integral has
+                // passed, so the count is the integral rounded up (each ramp
+                // rounds its integral down to whole nano-requests first).
+                let twice: u128 = pieces.iter().map(|&(s, e, r0, r1)| (r0 + r1) * (e - s)).sum();
+                let exact = twice.div_ceil(2 * NANO);
+                let floor = twice / (2 * NANO);
+                prop_assert!(
+                    (floor..=exact).contains(&(times.len() as u128)),
+                    "{} requests, expected {}..={}", times.len(), floor, exact
+                );
+                // Before every piece boundary and every ramp midpoint, the
+                // count follows the integral of the rate to within one.
+                let mut marks: Vec<f64> = Vec::new();
+                for &(start, end, r0, r1) in &pieces {
+                    marks.push(end as f64);
+                    if r0 != r1 {
+                        marks.push((start + end) as f64 / 2.0);
+                    }
+                }
+                for mark in marks {
+                    let want = expected_2e9(&pieces, mark) / (2.0 * NANO as f64);
+                    let got = times.iter().filter(|&&t| (t as f64) < mark).count() as f64;
+                    prop_assert!(
+                        (got - want).abs() <= 1.0 + 1e-6 * want,
+                        "{got} requests before {mark} ns, the integral says {want}"
+                    );
+                }
+                // The measured window holds what `measured_requests` says, to
+                // within the rounding of where the warm-up ends.
+                let measured = times.iter().filter(|&&t| t >= plan.measure_start_ns).count() as i128;
+                prop_assert!((measured - i128::from(plan.measured_requests())).abs() <= 1);
+            }
+
+            #[test]
+            fn uniform_workers_partition_the_schedule(
+                (stages, warmup) in plan_input(),
+                workers in 1usize..=8,
+            ) {
+                let plan = Plan::new(&stages, warmup);
+                let single: Vec<u64> = plan.worker(Arrival::Uniform, 0, 1, 1).collect();
+                for w in 0..workers {
+                    // Worker w takes requests w, w + W, w + 2W… of the single sequence.
+                    let share: Vec<u64> = plan.worker(Arrival::Uniform, w, workers, 1).collect();
+                    let want: Vec<u64> = single.iter().copied().skip(w).step_by(workers).collect();
+                    prop_assert_eq!(share, want, "worker {} of {}", w, workers);
+                }
+            }
+
+            #[test]
+            fn poisson_times_are_ordered_in_the_window_reproducible_and_near_the_rate(
+                (stages, warmup) in plan_input(),
+                workers in 1usize..=4,
+                seed in any::<u64>(),
+            ) {
+                let plan = Plan::new(&stages, warmup);
+                let mut total = 0usize;
+                for w in 0..workers {
+                    let times: Vec<u64> = plan.worker(Arrival::Poisson, w, workers, seed).collect();
+                    prop_assert!(ordered(&times), "worker {}", w);
+                    prop_assert!(times.iter().all(|&t| t <= plan.end_ns), "worker {}", w);
+                    let again: Vec<u64> = plan.worker(Arrival::Poisson, w, workers, seed).collect();
+                    prop_assert_eq!(&times, &again, "worker {} is not reproducible", w);
+                    total += times.len();
+                }
+                // The workers' superposition is a Poisson process at the full
+                // rate: the count has mean n and standard deviation √n.
+                let pieces = pieces(&stages, warmup);
+                let n = expected_2e9(&pieces, plan.end_ns as f64) / (2.0 * NANO as f64);
+                prop_assert!(
+                    (total as f64 - n).abs() <= 6.0 * n.sqrt() + 1.0,
+                    "{total} requests, expected {n}"
+                );
+            }
+        }
+    }
 }

@@ -400,4 +400,104 @@ mod tests {
         let s = apply(open(vec![stage(1, 1, false)]), o).unwrap();
         assert_eq!(s.load.warmup, Duration::ZERO);
     }
+
+    /// Properties over generated scenarios and flags.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn protocol() -> impl Strategy<Value = Protocol> {
+            prop_oneof![
+                Just(Protocol::Http1),
+                Just(Protocol::Http2),
+                Just(Protocol::Grpc)
+            ]
+        }
+
+        fn model() -> impl Strategy<Value = Model> {
+            prop_oneof![Just(Model::Open), Just(Model::Closed)]
+        }
+
+        fn base() -> impl Strategy<Value = Scenario> {
+            let stages = prop::collection::vec(
+                (1u64..=1000, 1u64..=20, any::<bool>()).prop_map(|(r, s, ramp)| stage(r, s, ramp)),
+                1..=3,
+            );
+            (protocol(), model(), stages, 1usize..=64).prop_map(|(p, m, st, c)| {
+                let mut s = scenario(p, m, if m == Model::Open { st } else { Vec::new() });
+                s.load.concurrency = c;
+                s.load.connections = if p == Protocol::Http1 { c } else { c.min(16) };
+                s
+            })
+        }
+
+        fn overrides() -> impl Strategy<Value = Overrides> {
+            (
+                prop::option::of(model()),
+                prop::option::of(0u64..=1000),
+                prop::option::of(0usize..=80),
+                prop::option::of(0usize..=80),
+                prop::option::of((0u64..=30).prop_map(secs)),
+                prop::option::of((0u64..=5).prop_map(secs)),
+            )
+                .prop_map(
+                    |(model, rate, concurrency, connections, duration, warmup)| Overrides {
+                        model,
+                        rate,
+                        concurrency,
+                        connections,
+                        duration,
+                        warmup,
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Either the flags apply, each one visible in the result and the
+            /// load still consistent, or they are refused and nothing changes.
+            #[test]
+            fn overrides_apply_whole_or_not_at_all(s in base(), o in overrides()) {
+                let before = s.load.clone();
+                let mut after = s.clone();
+                match after.apply_overrides(&o) {
+                    Err(_) => {
+                        let l = &after.load;
+                        prop_assert_eq!(&l.stages, &before.stages);
+                        prop_assert_eq!(l.model, before.model);
+                        prop_assert_eq!(l.duration, before.duration);
+                        prop_assert_eq!((l.concurrency, l.connections), (before.concurrency, before.connections));
+                        prop_assert_eq!(l.warmup, before.warmup);
+                    }
+                    Ok(()) => {
+                        assert_invariant(&after);
+                        let l = &after.load;
+                        if let Some(m) = o.model {
+                            prop_assert_eq!(l.model, m);
+                        }
+                        if let Some(r) = o.rate {
+                            prop_assert_eq!(l.stages.iter().map(|s| s.rate).collect::<Vec<_>>(), vec![r]);
+                        }
+                        if let Some(d) = o.duration {
+                            prop_assert_eq!(l.duration, d);
+                        }
+                        if let Some(c) = o.concurrency {
+                            prop_assert_eq!(l.concurrency, c);
+                        }
+                        if let Some(c) = o.connections {
+                            prop_assert_eq!(l.connections, c);
+                        }
+                        prop_assert_eq!(l.warmup, o.warmup.unwrap_or(before.warmup));
+                        let none = format!("{:?}", Overrides::default());
+                        if format!("{o:?}") == none {
+                            prop_assert_eq!(&l.stages, &before.stages);
+                            prop_assert_eq!(l.duration, before.duration);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

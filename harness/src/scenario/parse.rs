@@ -2373,3 +2373,6 @@ p99 = "5ms"
         }
     }
 }
+
+#[cfg(test)]
+mod properties;

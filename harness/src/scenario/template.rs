@@ -347,4 +347,116 @@ mod tests {
         assert_eq!(at(10), (9, false)); // `t` of tail
         assert_eq!(at(r.text.len()), (text.len(), false));
     }
+
+    /// Properties over generated templates.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A piece of a template as its author means it: literal text, or
+        /// the value of param `i`.
+        #[derive(Debug, Clone)]
+        enum Want {
+            Lit(String),
+            Var(usize),
+        }
+
+        const NAMES: [&str; 4] = ["id", "a_1", "_x", "Sku"];
+
+        /// Literal text with every kind of brace and some JSON around it.
+        fn literal() -> impl Strategy<Value = String> {
+            "[{}a-z0-9_ \":,\\[\\]é-]{1,8}"
+        }
+
+        fn want() -> impl Strategy<Value = Vec<Want>> {
+            prop::collection::vec(
+                prop_oneof![
+                    literal().prop_map(Want::Lit),
+                    (0..NAMES.len()).prop_map(Want::Var),
+                ],
+                0..8,
+            )
+        }
+
+        /// The template text: a literal `{` doubled, a placeholder `{name}`.
+        fn source(want: &[Want]) -> String {
+            want.iter()
+                .map(|w| match w {
+                    Want::Lit(text) => text.replace('{', "{{"),
+                    Want::Var(i) => format!("{{{}}}", NAMES[*i]),
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Rendering gives back the literal text with exactly the drawn
+            /// values where the placeholders were, both through `Template`
+            /// (what requests use) and through `render` (what body checks use).
+            #[test]
+            fn rendering_puts_the_values_where_the_placeholders_were(
+                want in want(),
+                values in prop::collection::vec("[a-z0-9{}\"-]{0,6}", NAMES.len()),
+            ) {
+                let text = source(&want);
+                let names = names(&NAMES);
+                let mut used = vec![false; names.len()];
+                let pieces = split(&text).unwrap();
+                let template = resolve(&text, &pieces, &names, &mut used).unwrap();
+                let expected: String = want
+                    .iter()
+                    .map(|w| match w {
+                        Want::Lit(t) => t.as_str(),
+                        Want::Var(i) => values[*i].as_str(),
+                    })
+                    .collect();
+                let mut out = String::new();
+                template.render(&values, &mut out);
+                prop_assert_eq!(&out, &expected, "template {}", text);
+                prop_assert_eq!(&render(&text, &pieces, &names, &values).text, &expected);
+                for (i, u) in used.iter().enumerate() {
+                    prop_assert_eq!(*u, want.iter().any(|w| matches!(w, Want::Var(j) if *j == i)));
+                }
+                prop_assert_eq!(
+                    template.is_constant(),
+                    !want.iter().any(|w| matches!(w, Want::Var(_)))
+                );
+            }
+
+            /// Any text splits into pieces that tile it, each a run of text,
+            /// a `{{` or a `{name}`; or it is refused at a `{name` left open.
+            #[test]
+            fn any_text_splits_into_pieces_that_tile_it(text in "[{}a_1 \"é-]{0,16}") {
+                match split(&text) {
+                    Ok(pieces) => {
+                        let mut at = 0;
+                        for piece in &pieces {
+                            prop_assert_eq!(piece.src.start, at, "{:?}", pieces);
+                            let src = &text[piece.src.clone()];
+                            match piece.kind {
+                                PieceKind::Text => prop_assert!(!src.is_empty()),
+                                PieceKind::Escape(c) => {
+                                    prop_assert_eq!(src, "{{");
+                                    prop_assert_eq!(c, '{');
+                                }
+                                PieceKind::Var => {
+                                    prop_assert!(src.starts_with('{') && src.ends_with('}'), "{}", src);
+                                    prop_assert!(is_name(var_name(&text, piece)));
+                                }
+                            }
+                            at = piece.src.end;
+                        }
+                        prop_assert_eq!(at, text.len());
+                    }
+                    Err(e) => {
+                        let open = &text[e.span.clone()];
+                        prop_assert!(open.starts_with('{') && is_name(&open[1..]), "{:?}", e);
+                        prop_assert_ne!(text[e.span.end..].chars().next(), Some('}'));
+                    }
+                }
+            }
+        }
+    }
 }

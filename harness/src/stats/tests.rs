@@ -348,3 +348,175 @@ fn names_for_display_and_serde() {
         r#"{"estimate":1.5,"low":1.25,"high":2.0}"#
     );
 }
+
+/// Properties over generated samples. The existing tests above pin values by
+/// hand; these check the laws that hold for any positive finite input.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Positive finite values over fifteen decades, log-uniform, so that both
+    /// tiny and huge magnitudes (and their mixtures) come up.
+    fn value() -> impl Strategy<Value = f64> {
+        (-6.0..9.0f64).prop_map(|e| 10f64.powf(e))
+    }
+
+    fn sample(max: usize) -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec(value(), 1..=max)
+    }
+
+    /// A scale factor in [1e-3, 1e3].
+    fn factor() -> impl Strategy<Value = f64> {
+        (-3.0..3.0f64).prop_map(|e| 10f64.powf(e))
+    }
+
+    fn rel_close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs())
+    }
+
+    fn max_of(xs: &[f64]) -> f64 {
+        xs.iter().copied().fold(f64::MIN, f64::max)
+    }
+
+    fn min_of(xs: &[f64]) -> f64 {
+        xs.iter().copied().fold(f64::MAX, f64::min)
+    }
+
+    /// Few resamples: the laws below hold for any count, and debug builds are slow.
+    fn quick(seed: u64) -> Bootstrap {
+        Bootstrap {
+            resamples: 500,
+            seed,
+            ..Bootstrap::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn median_lies_within_the_range_and_ignores_order(
+            (xs, shuffled) in sample(16).prop_flat_map(|xs| (Just(xs.clone()), Just(xs).prop_shuffle()))
+        ) {
+            let m = median(&xs).unwrap();
+            prop_assert!(min_of(&xs) <= m && m <= max_of(&xs), "{m} outside {xs:?}");
+            prop_assert_eq!(median(&shuffled), Some(m));
+        }
+
+        #[test]
+        fn scaling_scales_median_and_sd_and_keeps_cv(xs in sample(16), k in factor()) {
+            let scaled: Vec<f64> = xs.iter().map(|x| x * k).collect();
+            let (m, mk) = (median(&xs).unwrap(), median(&scaled).unwrap());
+            prop_assert!(rel_close(mk, k * m, 1e-12), "median {mk} vs {k} * {m}");
+            if xs.len() >= 2 {
+                // Absolute tolerances on the scale of the data: an SD near 0
+                // is all rounding, whose relative error is unbounded.
+                let (sd, sdk) = (std_dev(&xs).unwrap(), std_dev(&scaled).unwrap());
+                prop_assert!(
+                    (sdk - k * sd).abs() <= 1e-9 * k * max_of(&xs),
+                    "sd {sdk} vs {k} * {sd}"
+                );
+                let (c, ck) = (cv(&xs).unwrap(), cv(&scaled).unwrap());
+                prop_assert!((ck - c).abs() <= 1e-9, "cv {ck} vs {c}");
+            }
+        }
+
+        #[test]
+        fn geomean_of_a_constant_is_the_constant_and_lies_between_min_and_mean(
+            c in value(),
+            n in 1usize..50,
+            xs in sample(16),
+        ) {
+            let g = geomean(&vec![c; n]).unwrap();
+            prop_assert!(rel_close(g, c, 1e-12), "geomean of {n} x {c} = {g}");
+            let g = geomean(&xs).unwrap();
+            let slack = 1e-12 * max_of(&xs);
+            prop_assert!(min_of(&xs) - slack <= g, "{g} below the minimum of {xs:?}");
+            prop_assert!(g <= mean(&xs).unwrap() + slack, "{g} above the mean of {xs:?}");
+        }
+
+        #[test]
+        fn ratio_against_itself_scaled_by_k_is_k(xs in sample(12), k in factor(), seed in any::<u64>()) {
+            let scaled: Vec<f64> = xs.iter().map(|x| x * k).collect();
+            let i = ratio_of_medians(&scaled, &xs, &quick(seed)).unwrap();
+            // num and den are resampled independently, so each resampled
+            // ratio is k·M1/M2 with M1, M2 alike: the distribution of its log
+            // is symmetric about log k, and the percentile interval holds k.
+            prop_assert!(rel_close(i.estimate, k, 1e-12), "{i:?} vs {k}");
+            prop_assert!(i.low <= i.estimate && i.estimate <= i.high, "{i:?}");
+            prop_assert!(i.low <= k * (1.0 + 1e-12) && k * (1.0 - 1e-12) <= i.high, "{i:?} vs {k}");
+        }
+
+        #[test]
+        fn geomean_ratio_of_scaled_groups_is_the_geomean_of_the_factors(
+            groups in prop::collection::vec((sample(8), factor()), 1..5),
+            seed in any::<u64>(),
+        ) {
+            let pairs: Vec<(Vec<f64>, Vec<f64>)> = groups
+                .iter()
+                .map(|(xs, k)| (xs.iter().map(|x| x * k).collect(), xs.clone()))
+                .collect();
+            let ks: Vec<f64> = groups.iter().map(|(_, k)| *k).collect();
+            let want = geomean(&ks).unwrap();
+            let i = geomean_ratio(&pairs, &quick(seed)).unwrap();
+            prop_assert!(rel_close(i.estimate, want, 1e-12), "{i:?} vs {want}");
+            prop_assert!(i.low <= i.estimate && i.estimate <= i.high, "{i:?}");
+            prop_assert!(i.low <= want * (1.0 + 1e-12) && want * (1.0 - 1e-12) <= i.high, "{i:?} vs {want}");
+        }
+
+        #[test]
+        fn ratio_interval_is_ordered_and_within_the_extreme_ratios(
+            num in sample(12),
+            den in sample(12),
+            seed in any::<u64>(),
+        ) {
+            let i = ratio_of_medians(&num, &den, &quick(seed)).unwrap();
+            let est = median(&num).unwrap() / median(&den).unwrap();
+            prop_assert_eq!(i.estimate, est);
+            prop_assert!(i.low <= i.high, "{i:?}");
+            // Every resampled median lies within its side's range.
+            let (lo, hi) = (min_of(&num) / max_of(&den), max_of(&num) / min_of(&den));
+            prop_assert!(lo * (1.0 - 1e-12) <= i.low && i.high <= hi * (1.0 + 1e-12), "{i:?} outside [{lo}, {hi}]");
+        }
+
+        #[test]
+        fn bootstrap_is_deterministic_for_a_seed(
+            num in sample(10),
+            den in sample(10),
+            seed in any::<u64>(),
+        ) {
+            let b = quick(seed);
+            prop_assert_eq!(ratio_of_medians(&num, &den, &b), ratio_of_medians(&num, &den, &b));
+            let groups = vec![(num.clone(), den.clone()), (den, num)];
+            prop_assert_eq!(geomean_ratio(&groups, &b), geomean_ratio(&groups, &b));
+        }
+
+        #[test]
+        fn verdict_flips_when_the_sides_swap(
+            bounds in prop::collection::vec(prop_oneof![Just(1.0), factor()], 3),
+        ) {
+            let mut b = bounds;
+            b.sort_by(f64::total_cmp);
+            let go_over_rust = iv(b[1], b[0], b[2]);
+            // Rust over Go: the reciprocal interval, its bounds swapped.
+            let rust_over_go = iv(1.0 / b[1], 1.0 / b[2], 1.0 / b[0]);
+            let flip = |v: Verdict| match v {
+                Verdict::RustBetter => Verdict::GoBetter,
+                Verdict::GoBetter => Verdict::RustBetter,
+                Verdict::NoSignificantDifference => Verdict::NoSignificantDifference,
+            };
+            for better in [Better::Lower, Better::Higher] {
+                let v = verdict(&go_over_rust, better);
+                prop_assert_eq!(verdict(&rust_over_go, better), flip(v), "{:?} {:?}", go_over_rust, better);
+                prop_assert_eq!(
+                    v == Verdict::NoSignificantDifference,
+                    go_over_rust.contains(1.0),
+                    "{:?}", go_over_rust
+                );
+            }
+            // The other direction of "better" flips the verdict too.
+            prop_assert_eq!(verdict(&go_over_rust, Better::Higher), flip(verdict(&go_over_rust, Better::Lower)));
+        }
+    }
+}
