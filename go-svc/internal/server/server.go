@@ -31,7 +31,6 @@ import (
 const (
 	maxConcurrentStreams = 256
 	maxGRPCMessageBytes  = 4 << 20
-	readHeaderTimeout    = 10 * time.Second
 )
 
 // Run serves until ctx ends, then drains. It returns nil after a clean
@@ -62,7 +61,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 	svc := services.New()
 	m := metrics.New()
-	httpSrv := newHTTPServer(routes.New(svc, m), slog.NewLogLogger(logHandler, slog.LevelWarn))
+	httpSrv := newHTTPServer(routes.New(svc, m), cfg.HeaderReadTimeout, slog.NewLogLogger(logHandler, slog.LevelWarn))
 	healthSrv := health.NewServer()
 	grpcSrv := newGRPCServer(svc, m, healthSrv)
 
@@ -105,7 +104,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	return errors.Join(serveErr, drainErr)
 }
 
-func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+func newHTTPServer(h http.Handler, headerReadTimeout time.Duration, errorLog *log.Logger) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// h2c with prior knowledge, served by net/http itself (Go 1.24+).
@@ -114,7 +113,7 @@ func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
 		Handler:           h,
 		Protocols:         &protocols,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: headerReadTimeout,
 		ErrorLog:          errorLog,
 	}
 }

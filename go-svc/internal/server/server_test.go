@@ -30,9 +30,14 @@ type running struct {
 	done               chan error
 }
 
-func start(t *testing.T, drainTimeout time.Duration) *running {
+// testConfig is the default configuration on free loopback ports.
+func testConfig() config.Config {
+	return config.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: slog.LevelWarn,
+		DrainTimeout: 10 * time.Second, HeaderReadTimeout: 10 * time.Second}
+}
+
+func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	cfg := config.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", LogLevel: slog.LevelWarn, DrainTimeout: drainTimeout}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
@@ -132,7 +137,7 @@ func startSlowEcho(t *testing.T, addr, body string) (net.Conn, *bufio.Reader) {
 }
 
 func TestRunServesAndDrains(t *testing.T) {
-	r := start(t, 10*time.Second)
+	r := start(t, testConfig())
 	pollHealth(t, r.httpAddr)
 
 	// h2c with prior knowledge on the same port.
@@ -264,7 +269,9 @@ func checkReflection(t *testing.T, conn *grpc.ClientConn) {
 }
 
 func TestDrainTimeout(t *testing.T) {
-	r := start(t, 200*time.Millisecond)
+	cfg := testConfig()
+	cfg.DrainTimeout = 200 * time.Millisecond
+	r := start(t, cfg)
 	pollHealth(t, r.httpAddr)
 	startSlowEcho(t, r.httpAddr, `"never finished"`)
 	began := time.Now()
