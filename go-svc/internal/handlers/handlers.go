@@ -27,8 +27,13 @@ var (
 	errMethodNotAllowed = apperror.New(apperror.MethodNotAllowed, "method not allowed")
 )
 
-// Health answers GET /health.
+// Health answers GET /health: 200 while serving, 503 once the drain has
+// started, so that a load balancer stops sending before the listener closes.
 func (h *Handlers) Health(c *gin.Context) {
+	if h.svc.Draining() {
+		respond(c, http.StatusServiceUnavailable, models.Health{Status: "draining"})
+		return
+	}
 	respond(c, http.StatusOK, models.Health{Status: "ok"})
 }
 

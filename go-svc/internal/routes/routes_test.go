@@ -412,3 +412,22 @@ func TestMetrics(t *testing.T) {
 func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
 }
+
+// TestHealthWhileDraining: once the drain starts, /health is 503 through the
+// router and metrics like any route, and every other route keeps working.
+func TestHealthWhileDraining(t *testing.T) {
+	svc := services.New()
+	srv := httptest.NewServer(New(svc, metrics.New()))
+	t.Cleanup(srv.Close)
+	check(t, "before", do(t, srv, "GET", "/health", "", nil), 200, `{"status":"ok"}`)
+	svc.StartDraining()
+	check(t, "during", do(t, srv, "GET", "/health", "", nil), 503, `{"status":"draining"}`)
+	if got := do(t, srv, "HEAD", "/health", "", nil); got.status != 503 || got.body != "" || got.header.Get("Content-Type") != jsonCT {
+		t.Errorf("HEAD /health: %d %q %q", got.status, got.header.Get("Content-Type"), got.body)
+	}
+	check(t, "user", do(t, srv, "GET", "/v1/users/1", "", nil), 200, user1)
+	got := do(t, srv, "GET", "/metrics", "", nil)
+	if want := `http_requests_total{method="GET",route="/health",status="503"} 1`; !strings.Contains(got.body, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}

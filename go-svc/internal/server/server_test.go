@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +27,10 @@ import (
 
 type running struct {
 	httpAddr, grpcAddr string
-	cancel             context.CancelFunc
-	done               chan error
+	// cancel is the first signal, skipDelay the second.
+	cancel    context.CancelFunc
+	skipDelay func()
+	done      chan error
 }
 
 // testConfig is the default configuration on free loopback ports.
@@ -39,10 +42,11 @@ func testConfig() config.Config {
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
+	skip := make(chan struct{})
+	r := &running{cancel: cancel, skipDelay: sync.OnceFunc(func() { close(skip) }), done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	go func() {
-		err := run(ctx, cfg, pw)
+		err := run(ctx, cfg, skip, pw)
 		pw.Close()
 		r.done <- err
 	}()
@@ -57,6 +61,7 @@ func start(t *testing.T, cfg config.Config) *running {
 	}
 	t.Cleanup(func() {
 		cancel()
+		r.skipDelay()
 		select {
 		case <-r.done:
 		case <-time.After(10 * time.Second):
@@ -296,9 +301,146 @@ func TestBindFailure(t *testing.T) {
 		{HTTPAddr: "127.0.0.1:0", GRPCAddr: taken.Addr().String()},
 	} {
 		var out strings.Builder
-		err := run(t.Context(), cfg, &out)
+		err := run(t.Context(), cfg, nil, &out)
 		if err == nil || out.Len() != 0 {
 			t.Errorf("run(%+v) = %v, printed %q; want a bind error and no ready line", cfg, err, out.String())
 		}
+	}
+}
+
+var healthServices = []string{"", "lab.v1.UserService", "lab.v1.CatalogService", "lab.v1.OrderService", "lab.v1.EchoService"}
+
+// fresh makes every request on a new connection, as a load balancer's
+// health check or a new client would.
+var fresh = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+func get(t *testing.T, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := fresh.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, url, ct)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func grpcHealth(t *testing.T, addr string) (*grpc.ClientConn, healthpb.HealthClient) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, healthpb.NewHealthClient(conn)
+}
+
+func checkHealth(t *testing.T, hc healthpb.HealthClient, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	for _, svc := range healthServices {
+		hr, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || hr.Status != want {
+			t.Fatalf("health %q: %v %v, want %v", svc, hr, err, want)
+		}
+	}
+}
+
+// TestDrainDelay follows the contract's drain order: readiness off at once,
+// the listeners serving for --drain-delay, then closed, and a clean exit.
+func TestDrainDelay(t *testing.T) {
+	cfg := testConfig()
+	cfg.DrainDelay = 1500 * time.Millisecond
+	r := start(t, cfg)
+	pollHealth(t, r.httpAddr)
+	_, hc := grpcHealth(t, r.grpcAddr)
+	checkHealth(t, hc, healthpb.HealthCheckResponse_SERVING)
+	// A watch never ends by itself: cancelled before the drain waits for it.
+	watchCtx, stopWatch := context.WithCancel(t.Context())
+	watch, err := hc.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr, err := watch.Recv(); err != nil || hr.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("watch: %v %v", hr, err)
+	}
+
+	began := time.Now()
+	r.cancel()
+	if hr, err := watch.Recv(); err != nil || hr.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("watch after the signal: %v %v", hr, err)
+	}
+	stopWatch()
+	status, body := get(t, "GET", "http://"+r.httpAddr+"/health")
+	if status != 503 || body != `{"status":"draining"}` {
+		t.Fatalf("GET /health while draining: %d %s", status, body)
+	}
+	if status, body := get(t, "HEAD", "http://"+r.httpAddr+"/health"); status != 503 || body != "" {
+		t.Errorf("HEAD /health while draining: %d %q", status, body)
+	}
+	if status, body := get(t, "GET", "http://"+r.httpAddr+"/v1/users/1"); status != 200 || !strings.Contains(body, `"User 1"`) {
+		t.Errorf("GET /v1/users/1 while draining: %d %s", status, body)
+	}
+	// New gRPC connections are still accepted and see NOT_SERVING.
+	conn, hc2 := grpcHealth(t, r.grpcAddr)
+	checkHealth(t, hc2, healthpb.HealthCheckResponse_NOT_SERVING)
+	checkHealth(t, hc, healthpb.HealthCheckResponse_NOT_SERVING)
+	if u, err := labv1.NewUserServiceClient(conn).GetUser(t.Context(), &labv1.GetUserRequest{Id: 1}); err != nil || u.Age != 63 {
+		t.Errorf("GetUser while draining: %v %v", u, err)
+	}
+	for _, addr := range []string{r.httpAddr, r.grpcAddr} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s refused a connection during the delay: %v", addr, err)
+		}
+		c.Close()
+	}
+	if took := time.Since(began); took >= cfg.DrainDelay {
+		t.Fatalf("the checks took %v, longer than the delay; they prove nothing", took)
+	}
+
+	waitClosed(t, r.httpAddr)
+	waitClosed(t, r.grpcAddr)
+	if took := time.Since(began); took < cfg.DrainDelay {
+		t.Fatalf("listeners closed after %v, before the %v delay", took, cfg.DrainDelay)
+	}
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run = %v, want nil after a clean drain", err)
+	}
+}
+
+// TestSecondSignalEndsDelay: a second signal closes the listeners at once.
+func TestSecondSignalEndsDelay(t *testing.T) {
+	cfg := testConfig()
+	cfg.DrainDelay = time.Hour
+	r := start(t, cfg)
+	pollHealth(t, r.httpAddr)
+	r.cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if status, _ := get(t, "GET", "http://"+r.httpAddr+"/health"); status == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("health never turned 503")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c, err := net.Dial("tcp", r.httpAddr); err != nil {
+		t.Fatalf("refused during the delay: %v", err)
+	} else {
+		c.Close()
+	}
+	r.skipDelay()
+	waitClosed(t, r.httpAddr)
+	waitClosed(t, r.grpcAddr)
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run = %v, want nil after a clean drain", err)
 	}
 }
