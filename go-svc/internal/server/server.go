@@ -82,7 +82,7 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	serveErrs := make(chan error, 2)
 	var serving sync.WaitGroup
 	serving.Go(func() {
-		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(quietTimeoutListener{httpLn}); !errors.Is(err, http.ErrServerClosed) {
 			serveErrs <- fmt.Errorf("server.Run: http: %w", err)
 		}
 	})
@@ -118,10 +118,11 @@ func newHTTPServer(h http.Handler, headerReadTimeout time.Duration, errorLog *lo
 	// h2c with prior knowledge, served by net/http itself (Go 1.24+).
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           h,
+		Handler:           limitHead(h),
 		Protocols:         &protocols,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
 		ReadHeaderTimeout: headerReadTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
 }

@@ -146,14 +146,7 @@ func TestRunServesAndDrains(t *testing.T) {
 	pollHealth(t, r.httpAddr)
 
 	// h2c with prior knowledge on the same port.
-	h2 := &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
-	resp, err := h2.Get("http://" + r.httpAddr + "/v1/users/1")
+	resp, err := h2cClient().Get("http://" + r.httpAddr + "/v1/users/1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +236,17 @@ func TestRunServesAndDrains(t *testing.T) {
 	if err := r.wait(t); err != nil {
 		t.Fatalf("run = %v, want nil after a clean drain", err)
 	}
+}
+
+// h2cClient speaks HTTP/2 with prior knowledge, without TLS.
+func h2cClient() *http.Client {
+	return &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
 }
 
 // checkReflection lists services through server reflection v1, as grpcurl does.
@@ -442,5 +446,158 @@ func TestSecondSignalEndsDelay(t *testing.T) {
 	waitClosed(t, r.grpcAddr)
 	if err := r.wait(t); err != nil {
 		t.Fatalf("run = %v, want nil after a clean drain", err)
+	}
+}
+
+// TestSlowHeaders: a client that trickles its headers is cut off after
+// --header-read-timeout without a response, and others are served meanwhile.
+func TestSlowHeaders(t *testing.T) {
+	cfg := testConfig()
+	cfg.HeaderReadTimeout = 300 * time.Millisecond
+	r := start(t, cfg)
+	pollHealth(t, r.httpAddr)
+
+	conn, err := net.Dial("tcp", r.httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	closed := make(chan []byte, 1)
+	go func() {
+		got, _ := io.ReadAll(conn)
+		closed <- got
+	}()
+	began := time.Now()
+	head := "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("y", 100)
+	for i := range len(head) {
+		if _, err := io.WriteString(conn, head[i:i+1]); err != nil {
+			break // closed by the server
+		}
+		select {
+		case got := <-closed:
+			if len(got) != 0 {
+				t.Fatalf("got a response %q, want the connection closed without one", got)
+			}
+			if took := time.Since(began); took < cfg.HeaderReadTimeout || took > 5*time.Second {
+				t.Fatalf("closed after %v, want about %v", took, cfg.HeaderReadTimeout)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i%4 == 0 {
+			pollHealth(t, r.httpAddr)
+		}
+	}
+	t.Fatal("the slow client was never cut off")
+}
+
+// rawRequest sends each head as written (net/http's client adds fields of
+// its own) on one connection, each after the previous response, and
+// returns the last response.
+func rawRequest(t *testing.T, addr string, heads ...string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	var resp *http.Response
+	var body []byte
+	for _, head := range heads {
+		if _, err := io.WriteString(conn, head); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = http.ReadResponse(br, nil); err != nil {
+			t.Fatalf("reading the response: %v", err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	return resp, string(body)
+}
+
+// headWithFields is a GET /health head of n fields, Host included.
+func headWithFields(n int) string {
+	var b strings.Builder
+	b.WriteString("GET /health HTTP/1.1\r\nHost: x\r\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "X-Field-%d: %d\r\n", i, i)
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// headOfSize is a GET /health head of exactly size bytes, request line and
+// final blank line included.
+func headOfSize(size int) string {
+	const start, end = "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
+	return start + strings.Repeat("p", size-len(start)-len(end)) + end
+}
+
+func TestHeaderLimits(t *testing.T) {
+	r := start(t, testConfig())
+	pollHealth(t, r.httpAddr)
+	tests := []struct {
+		name   string
+		head   string
+		status int
+	}{
+		{"100 fields", headWithFields(100), 200},
+		{"101 fields", headWithFields(101), 431},
+		{"101 fields, repeated names", "GET /health HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Same: 1\r\n", 100) + "\r\n", 431},
+		{"15 KiB head", headOfSize(15 << 10), 200},
+		{"16 KiB head", headOfSize(16 << 10), 200},
+		{"16 KiB + 1 head", headOfSize(16<<10 + 1), 431},
+		{"17 KiB head", headOfSize(17 << 10), 431},
+		{"32 KiB head", headOfSize(32 << 10), 431},
+	}
+	for _, tt := range tests {
+		for _, reused := range []bool{false, true} {
+			var resp *http.Response
+			var body string
+			if reused {
+				// net/http's own limit is 4 KiB looser on a reused connection.
+				resp, body = rawRequest(t, r.httpAddr, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", tt.head)
+			} else {
+				resp, body = rawRequest(t, r.httpAddr, tt.head)
+			}
+			if resp.StatusCode != tt.status {
+				t.Errorf("%s (reused %v): status %d, want %d", tt.name, reused, resp.StatusCode, tt.status)
+			}
+			if tt.status == 431 && !resp.Close {
+				t.Errorf("%s (reused %v): the connection stays open", tt.name, reused)
+			}
+			// Too many fields is refused by go-svc itself, with hyper's empty
+			// body; a head too large by net/http first if it can, with text.
+			if strings.HasPrefix(tt.name, "101") && (body != "" || resp.ContentLength != 0) {
+				t.Errorf("%s (reused %v): body %q (Content-Length %d), want empty", tt.name, reused, body, resp.ContentLength)
+			}
+		}
+	}
+
+	// hyper's max_headers is an HTTP/1 setting; h2c requests are not counted.
+	req, err := http.NewRequest("GET", "http://"+r.httpAddr+"/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 120 {
+		req.Header.Set(fmt.Sprintf("X-Field-%d", i), "1")
+	}
+	if resp, err := h2cClient().Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("h2c with 121 fields: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Refused requests are not counted: hyper refuses them before the router.
+	resp, err := http.Get("http://" + r.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(metrics), `status="431"`) {
+		t.Error("metrics count 431 responses")
 	}
 }
