@@ -17,9 +17,11 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	labv1 "github.com/benchlab/go-svc/gen/lab/v1"
 	"github.com/benchlab/go-svc/internal/config"
@@ -599,5 +601,58 @@ func TestHeaderLimits(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	if strings.Contains(string(metrics), `status="431"`) {
 		t.Error("metrics count 431 responses")
+	}
+}
+
+// rawCodec sends a request's bytes as they are, so that a test can send
+// what no generated client would.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), b...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// echoRequest is an EchoRequest message of exactly size bytes: field 1 with
+// a 4-byte length.
+func echoRequest(size int) []byte {
+	b := make([]byte, size)
+	n := size - 5
+	b[0] = 0x0a
+	b[1], b[2], b[3], b[4] = byte(n|0x80), byte(n>>7|0x80), byte(n>>14|0x80), byte(n>>21)
+	return b
+}
+
+// TestGRPCHostile sends the gRPC rows of the contract's "Limits and hostile
+// input" table to the server as configured.
+func TestGRPCHostile(t *testing.T) {
+	r := start(t, testConfig())
+	conn, err := grpc.NewClient(r.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tests := []struct {
+		name, method string
+		body         []byte
+		code         codes.Code
+	}{
+		{"truncated varint", "/lab.v1.UserService/GetUser", []byte{0x08, 0xff}, codes.Internal},
+		{"bad wire type", "/lab.v1.EchoService/Echo", []byte{0x0f, 0x01}, codes.Internal},
+		{"length past the end", "/lab.v1.OrderService/CreateOrder", []byte{0x12, 0x10, 0x01}, codes.Internal},
+		{"4 MiB message", "/lab.v1.EchoService/Echo", echoRequest(4 << 20), codes.OK},
+		{"4 MiB + 1 message", "/lab.v1.EchoService/Echo", echoRequest(4<<20 + 1), codes.ResourceExhausted},
+		{"unknown method", "/lab.v1.UserService/Nope", nil, codes.Unimplemented},
+		{"unknown service", "/lab.v1.NopeService/GetUser", nil, codes.Unimplemented},
+	}
+	for _, tt := range tests {
+		in, out := tt.body, []byte(nil)
+		err := conn.Invoke(t.Context(), tt.method, &in, &out, grpc.ForceCodec(rawCodec{}))
+		if got := status.Code(err); got != tt.code {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.code)
+		}
 	}
 }
