@@ -90,9 +90,10 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 }
 
 // parseDuration reads a non-negative duration flag; example is shown in the
-// error.
+// error. Spaces between units are allowed, as in "1s 500ms": the harness
+// writes durations with Rust's humantime, which rust-svc also reads.
 func parseDuration(values map[string]*string, name, env, example string) (time.Duration, error) {
-	d, err := time.ParseDuration(*values[name])
+	d, err := time.ParseDuration(strings.ReplaceAll(*values[name], " ", ""))
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("invalid --%s/%s %q: must be a duration such as %s", name, env, *values[name], example)
 	}

@@ -30,7 +30,7 @@ func TestFlagsWinOverEnv(t *testing.T) {
 		"LAB_HTTP_ADDR": "0.0.0.0:1", "LAB_GRPC_ADDR": "0.0.0.0:2", "LAB_WORKERS": "bogus",
 		"LAB_LOG_LEVEL": "debug", "LAB_DRAIN_TIMEOUT": "1m", "LAB_DRAIN_DELAY": "3s", "LAB_HEADER_READ_TIMEOUT": "2s",
 	})
-	cfg, err := Parse([]string{"--http-addr", "127.0.0.1:0", "--workers=3", "-drain-timeout", "250ms", "--drain-delay=1.5s"}, e, io.Discard)
+	cfg, err := Parse([]string{"--http-addr", "127.0.0.1:0", "--workers=3", "-drain-timeout", "250ms", "--drain-delay=1s 500ms"}, e, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
