@@ -31,15 +31,23 @@ func realMain() int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first signal starts the drain, a second ends its delay early; from
+	// the third on, a signal kills the process as usual.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, startDrain := context.WithCancel(context.Background())
+	defer startDrain()
+	skipDelay := make(chan struct{})
 	go func() {
-		// After the first signal, a second one kills the process as usual.
-		<-ctx.Done()
-		stop()
+		<-sigs
+		startDrain()
+		<-sigs
+		close(skipDelay)
+		signal.Stop(sigs)
 	}()
 
-	if err := server.Run(ctx, cfg); err != nil {
+	if err := server.Run(ctx, cfg, skipDelay); err != nil {
 		fmt.Fprintf(os.Stderr, "go-svc: %v\n", err)
 		return 1
 	}

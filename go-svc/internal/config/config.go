@@ -23,6 +23,10 @@ type Config struct {
 	Workers      int
 	LogLevel     slog.Level
 	DrainTimeout time.Duration
+	// DrainDelay is how long the listeners stay open, reporting not
+	// serving, between the first signal and the drain.
+	DrainDelay        time.Duration
+	HeaderReadTimeout time.Duration
 }
 
 type option struct {
@@ -35,6 +39,8 @@ var options = []option{
 	{"workers", "LAB_WORKERS", "0", "GOMAXPROCS; 0 means the CPUs the process may use"},
 	{"log-level", "LAB_LOG_LEVEL", "warn", "error, warn, info or debug"},
 	{"drain-timeout", "LAB_DRAIN_TIMEOUT", "10s", "how long SIGTERM/SIGINT waits for in-flight requests"},
+	{"drain-delay", "LAB_DRAIN_DELAY", "0s", "how long the service keeps accepting, reporting not-serving, before it stops listening"},
+	{"header-read-timeout", "LAB_HEADER_READ_TIMEOUT", "10s", "how long an HTTP/1.1 client may take to send a request's headers"},
 }
 
 // Parse reads args (without the program name) over the environment given by
@@ -66,10 +72,32 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	if cfg.LogLevel, err = parseLevel(*values["log-level"]); err != nil {
 		return Config{}, err
 	}
-	if cfg.DrainTimeout, err = time.ParseDuration(*values["drain-timeout"]); err != nil || cfg.DrainTimeout < 0 {
-		return Config{}, fmt.Errorf("invalid --drain-timeout/LAB_DRAIN_TIMEOUT %q: must be a duration such as 10s", *values["drain-timeout"])
+	if cfg.DrainTimeout, err = parseDuration(values, "drain-timeout", "LAB_DRAIN_TIMEOUT", "10s"); err != nil {
+		return Config{}, err
+	}
+	if cfg.DrainDelay, err = parseDuration(values, "drain-delay", "LAB_DRAIN_DELAY", "5s"); err != nil {
+		return Config{}, err
+	}
+	if cfg.HeaderReadTimeout, err = parseDuration(values, "header-read-timeout", "LAB_HEADER_READ_TIMEOUT", "10s"); err != nil {
+		return Config{}, err
+	}
+	// net/http reads a zero ReadHeaderTimeout as "no limit", which would let
+	// a slow client hold a connection forever.
+	if cfg.HeaderReadTimeout == 0 {
+		return Config{}, fmt.Errorf("invalid --header-read-timeout/LAB_HEADER_READ_TIMEOUT %q: must be positive", *values["header-read-timeout"])
 	}
 	return cfg, nil
+}
+
+// parseDuration reads a non-negative duration flag; example is shown in the
+// error. Spaces between units are allowed, as in "1s 500ms": the harness
+// writes durations with Rust's humantime, which rust-svc also reads.
+func parseDuration(values map[string]*string, name, env, example string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.ReplaceAll(*values[name], " ", ""))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid --%s/%s %q: must be a duration such as %s", name, env, *values[name], example)
+	}
+	return d, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -409,13 +409,38 @@ func parseDigits(s string) (int64, bool) {
 	return v, err == nil
 }
 
-// parseQuery is url.ParseQuery, which the contract's query rules describe.
-func parseQuery(r *http.Request) (url.Values, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+// pageQuery reads a product page's limit and offset from a raw query
+// string: the query as a whole, then the limit completely (syntax and
+// range), then the offset.
+func pageQuery(rawQuery string) (limit, offset int64, err error) {
+	// url.ParseQuery is exactly the contract's query rules.
+	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, errInvalidQuery
+		return 0, 0, errInvalidQuery
 	}
-	return q, nil
+	limit, err = services.Limit(nil)
+	if s, ok := firstValue(q, "limit"); ok {
+		v, ok := parseDigits(s)
+		if !ok {
+			return 0, 0, services.ErrInvalidLimit()
+		}
+		limit, err = services.Limit(&v)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	offset, err = services.Offset(nil)
+	if s, ok := firstValue(q, "offset"); ok {
+		v, ok := parseDigits(s)
+		if !ok {
+			return 0, 0, services.ErrInvalidOffset()
+		}
+		offset, err = services.Offset(&v)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return limit, offset, nil
 }
 
 // firstValue returns the first value of a repeated key.

@@ -27,8 +27,13 @@ var (
 	errMethodNotAllowed = apperror.New(apperror.MethodNotAllowed, "method not allowed")
 )
 
-// Health answers GET /health.
+// Health answers GET /health: 200 while serving, 503 once the drain has
+// started, so that a load balancer stops sending before the listener closes.
 func (h *Handlers) Health(c *gin.Context) {
+	if h.svc.Draining() {
+		respond(c, http.StatusServiceUnavailable, models.Health{Status: "draining"})
+		return
+	}
 	respond(c, http.StatusOK, models.Health{Status: "ok"})
 }
 
@@ -47,36 +52,9 @@ func (h *Handlers) User(c *gin.Context) {
 	respond(c, http.StatusOK, u)
 }
 
-// Products answers GET /v1/products?limit=N&offset=M. The limit is checked
-// completely (syntax and range) before the offset.
+// Products answers GET /v1/products?limit=N&offset=M.
 func (h *Handlers) Products(c *gin.Context) {
-	q, err := parseQuery(c.Request)
-	if err != nil {
-		RespondError(c, err)
-		return
-	}
-	limit, err := services.Limit(nil)
-	if s, ok := firstValue(q, "limit"); ok {
-		v, ok := parseDigits(s)
-		if !ok {
-			RespondError(c, services.ErrInvalidLimit())
-			return
-		}
-		limit, err = services.Limit(&v)
-	}
-	if err != nil {
-		RespondError(c, err)
-		return
-	}
-	offset, err := services.Offset(nil)
-	if s, ok := firstValue(q, "offset"); ok {
-		v, ok := parseDigits(s)
-		if !ok {
-			RespondError(c, services.ErrInvalidOffset())
-			return
-		}
-		offset, err = services.Offset(&v)
-	}
+	limit, offset, err := pageQuery(c.Request.URL.RawQuery)
 	if err != nil {
 		RespondError(c, err)
 		return

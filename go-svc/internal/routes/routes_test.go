@@ -412,3 +412,65 @@ func TestMetrics(t *testing.T) {
 func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
 }
+
+// TestHealthWhileDraining: once the drain starts, /health is 503 through the
+// router and metrics like any route, and every other route keeps working.
+func TestHealthWhileDraining(t *testing.T) {
+	svc := services.New()
+	srv := httptest.NewServer(New(svc, metrics.New()))
+	t.Cleanup(srv.Close)
+	check(t, "before", do(t, srv, "GET", "/health", "", nil), 200, `{"status":"ok"}`)
+	svc.StartDraining()
+	check(t, "during", do(t, srv, "GET", "/health", "", nil), 503, `{"status":"draining"}`)
+	if got := do(t, srv, "HEAD", "/health", "", nil); got.status != 503 || got.body != "" || got.header.Get("Content-Type") != jsonCT {
+		t.Errorf("HEAD /health: %d %q %q", got.status, got.header.Get("Content-Type"), got.body)
+	}
+	check(t, "user", do(t, srv, "GET", "/v1/users/1", "", nil), 200, user1)
+	got := do(t, srv, "GET", "/metrics", "", nil)
+	if want := `http_requests_total{method="GET",route="/health",status="503"} 1`; !strings.Contains(got.body, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}
+
+// TestHostile sends the REST rows of the contract's "Limits and hostile
+// input" table that reach the router (the head limits are server tests).
+func TestHostile(t *testing.T) {
+	srv := newServer(t)
+	bad := func(msg string) string { return errBody("bad_request", msg) }
+	for _, id := range []string{"-1", "0", "1e3", "%00", "%2e%2e", "..", "99999999999999999999"} {
+		for _, res := range []string{"users", "orders"} {
+			path := "/v1/" + res + "/" + id
+			check(t, "GET "+path, do(t, srv, "GET", path, "", nil), 400, badID)
+		}
+	}
+	for _, path := range []string{"/v1/users/../", "/v1/users/../1", "/v1/users/./1", "/v1/../health"} {
+		check(t, "GET "+path, do(t, srv, "GET", path, "", nil), 404, noRoute)
+	}
+	tests := []struct {
+		path, ct, body string
+		status         int
+		want           string
+	}{
+		{"/v1/echo", jsonCT, `{"a":[1,2`, 400, badJSON},
+		{"/v1/echo", jsonCT, nested(10000), 400, badJSON},
+		{"/v1/orders", jsonCT, strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), 400, badJSON},
+		{"/v1/echo", jsonCT, "\"\xff\xfe\"", 400, badJSON},
+		{"/v1/orders", jsonCT, `{"user_id": 18446744073709551616, "items": []}`, 400, bad("field user_id must be an integer")},
+		{"/v1/orders", jsonCT, `{"user_id": 1e-400, "items": []}`, 400, bad("field user_id must be an integer")},
+		{"/v1/orders", jsonCT, `{"user_id": 1e400, "items": []}`, 400, badJSON},
+		// Beyond 64 bits but within float64: echoed (by value).
+		{"/v1/echo", jsonCT, `123456789012345678901234567890`, 200, `123456789012345678901234567890`},
+		// Beyond float64: serde_json's "number out of range".
+		{"/v1/echo", jsonCT, `1e400`, 400, badJSON},
+		{"/v1/echo", jsonCT, `[-1e400]`, 400, badJSON},
+		{"/v1/echo", jsonCT, `1` + strings.Repeat("0", 309), 400, badJSON},
+		// Underflow is no error: serde_json reads 0.0 (and -0.0).
+		{"/v1/echo", jsonCT, `[1e-400,-1e-400]`, 200, `[1e-400,-1e-400]`},
+		{"/v1/echo", "text/plain", `{}`, 415, mediaType},
+		{"/v1/orders", "", `{}`, 415, mediaType},
+	}
+	for _, tt := range tests {
+		got := do(t, srv, "POST", tt.path, tt.ct, strings.NewReader(tt.body))
+		check(t, fmt.Sprintf("POST %s %.60q", tt.path, tt.body), got, tt.status, tt.want)
+	}
+}

@@ -1,5 +1,5 @@
 // Package server binds the REST and gRPC listeners, announces them, serves
-// until the context ends, then drains both within the drain timeout.
+// until the context ends, then drains both in the contract's order.
 package server
 
 import (
@@ -31,18 +31,20 @@ import (
 const (
 	maxConcurrentStreams = 256
 	maxGRPCMessageBytes  = 4 << 20
-	readHeaderTimeout    = 10 * time.Second
 )
 
-// Run serves until ctx ends, then drains. It returns nil after a clean
-// drain, and an error when a listener cannot be bound, a server fails, or
-// the drain timeout passes first.
-func Run(ctx context.Context, cfg config.Config) error {
-	return run(ctx, cfg, os.Stdout)
+// Run serves until ctx ends (the first SIGTERM or SIGINT), then drains in
+// the contract's order: readiness turns off at once; the listeners keep
+// serving for cfg.DrainDelay, or until skipDelay is closed (a second
+// signal); then they close and both servers drain within cfg.DrainTimeout.
+// It returns nil after a clean drain, and an error when a listener cannot be
+// bound, a server fails, or the drain timeout passes first.
+func Run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}) error {
+	return run(ctx, cfg, skipDelay, os.Stdout)
 }
 
 // run is Run with the ready line written to stdout.
-func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdout io.Writer) error {
 	logHandler := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})
 	slog.SetDefault(slog.New(logHandler))
 	if cfg.Workers > 0 {
@@ -62,7 +64,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 	svc := services.New()
 	m := metrics.New()
-	httpSrv := newHTTPServer(routes.New(svc, m), slog.NewLogLogger(logHandler, slog.LevelWarn))
+	httpSrv := newHTTPServer(routes.New(svc, m), cfg.HeaderReadTimeout, slog.NewLogLogger(logHandler, slog.LevelWarn))
 	healthSrv := health.NewServer()
 	grpcSrv := newGRPCServer(svc, m, healthSrv)
 
@@ -80,7 +82,7 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	serveErrs := make(chan error, 2)
 	var serving sync.WaitGroup
 	serving.Go(func() {
-		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(quietTimeoutListener{httpLn}); !errors.Is(err, http.ErrServerClosed) {
 			serveErrs <- fmt.Errorf("server.Run: http: %w", err)
 		}
 	})
@@ -93,11 +95,16 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		slog.Info("draining", "timeout", cfg.DrainTimeout)
+		slog.Info("draining", "delay", cfg.DrainDelay, "timeout", cfg.DrainTimeout)
+		stopReadiness(svc, healthSrv)
+		serveErr = delay(cfg.DrainDelay, skipDelay, serveErrs)
 	case serveErr = <-serveErrs:
+		stopReadiness(svc, healthSrv)
+	}
+	if serveErr != nil {
 		slog.Error("server failed, stopping", "err", serveErr)
 	}
-	drainErr := drain(httpSrv, grpcSrv, healthSrv, cfg.DrainTimeout)
+	drainErr := drain(httpSrv, grpcSrv, cfg.DrainTimeout)
 	serving.Wait()
 	if drainErr != nil {
 		drainErr = fmt.Errorf("server.Run: %w", drainErr)
@@ -105,16 +112,17 @@ func run(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	return errors.Join(serveErr, drainErr)
 }
 
-func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+func newHTTPServer(h http.Handler, headerReadTimeout time.Duration, errorLog *log.Logger) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// h2c with prior knowledge, served by net/http itself (Go 1.24+).
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           h,
+		Handler:           limitHead(h),
 		Protocols:         &protocols,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: headerReadTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
 }
@@ -123,6 +131,7 @@ func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.
 	s := grpc.NewServer(
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
+		grpc.ForceServerCodecV2(grpcapi.StrictCodec()),
 		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(m.StreamInterceptor()),
 	)
@@ -136,11 +145,34 @@ func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.
 	return s
 }
 
+// stopReadiness makes REST and gRPC health checks report not serving, the
+// first step of the drain.
+func stopReadiness(svc *services.Service, healthSrv *health.Server) {
+	svc.StartDraining()
+	// NOT_SERVING for "" and every registered service, seen by Watch too.
+	healthSrv.Shutdown()
+}
+
+// delay keeps the listeners serving for d, so that a load balancer polling
+// health stops sending before they close. It returns early, with a nil
+// error, when skipDelay is closed, and with the error when a server fails.
+func delay(d time.Duration, skipDelay <-chan struct{}, serveErrs <-chan error) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-skipDelay:
+		slog.Info("drain delay cut short")
+	case err := <-serveErrs:
+		return err
+	}
+	return nil
+}
+
 // drain stops both servers in parallel: listeners close at once, in-flight
 // requests and streams finish, idle connections close. When timeout passes
 // first, the remaining connections are cut and drain returns an error.
-func drain(httpSrv *http.Server, grpcSrv *grpc.Server, healthSrv *health.Server, timeout time.Duration) error {
-	healthSrv.Shutdown()
+func drain(httpSrv *http.Server, grpcSrv *grpc.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 

@@ -22,12 +22,14 @@ const (
 
 var categories = [5]string{"books", "games", "tools", "food", "toys"}
 
-// Service holds the data generated at start-up and the order store.
+// Service holds the data generated at start-up, the order store and the
+// readiness that health checks report.
 type Service struct {
 	users    []*models.User // index id-1
 	products []*models.Product
 	bySKU    map[string]*models.Product
 	orders   *OrderStore
+	ready    readiness
 }
 
 // New generates the data from the contract's formulas and an order store
