@@ -131,7 +131,6 @@ func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.
 	s := grpc.NewServer(
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
-		grpc.ForceServerCodecV2(grpcapi.StrictCodec()),
 		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(m.StreamInterceptor()),
 	)
