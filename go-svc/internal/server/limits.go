@@ -10,10 +10,11 @@ import (
 )
 
 const (
-	// maxHeaderBytes plus net/http's 4 KiB of read slack refuses a request
-	// line and headers over 16 KiB with 431, as hyper's max_buf_size of
-	// 16384 does in rust-svc; limitHead makes the 16 KiB exact.
-	maxHeaderBytes = 12 << 10
+	// maxHeaderBytes sets HTTP/2's header list limit: x/net/http2 adds
+	// 10 × 32 bytes of per-field overhead to it, which makes 16,384, hyper's
+	// h2 max_header_list_size in rust-svc. For HTTP/1 net/http's own limit
+	// (this plus 4 KiB of read slack) is looser; limitHead makes 16 KiB exact.
+	maxHeaderBytes = 16<<10 - 10*32
 	// maxHeadBytes is hyper's max_buf_size, the largest request head.
 	maxHeadBytes = 16 << 10
 	// maxHeaderFields is hyper's max_headers; net/http has no such limit.
