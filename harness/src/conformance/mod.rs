@@ -7,6 +7,7 @@ mod compare;
 mod differential;
 mod golden;
 mod model;
+pub mod raw_http;
 
 use std::time::{Duration, Instant};
 
