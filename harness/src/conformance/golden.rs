@@ -101,11 +101,11 @@ impl Cases {
     }
 }
 
-fn ok(status: u16, body: Value) -> Expect {
+pub(super) fn ok(status: u16, body: Value) -> Expect {
     Expect::Exact(json!({ "status": status, "content_type": JSON, "body": body }))
 }
 
-fn error(status: u16, code: &str, message: &str) -> Expect {
+pub(super) fn error(status: u16, code: &str, message: &str) -> Expect {
     Expect::Exact(json!({
         "status": status,
         "content_type": JSON,
@@ -113,7 +113,7 @@ fn error(status: u16, code: &str, message: &str) -> Expect {
     }))
 }
 
-fn bad_request(message: &str) -> Expect {
+pub(super) fn bad_request(message: &str) -> Expect {
     error(400, "bad_request", message)
 }
 
@@ -133,13 +133,13 @@ fn post(path: &str, body: impl Into<Bytes>) -> RestRequest {
     RestRequest::json(Method::POST, path, body)
 }
 
-const BAD_ID: &str = "invalid id: must be a positive integer";
+pub(super) const BAD_ID: &str = "invalid id: must be a positive integer";
 const BAD_LIMIT: &str = "invalid limit: must be an integer in 1..=1000";
 const BAD_OFFSET: &str = "invalid offset: must be a non-negative integer";
 const BAD_QUERY: &str = "invalid query string";
-const BAD_JSON: &str = "request body is not valid JSON";
-const TOO_LARGE: &str = "request body exceeds 1048576 bytes";
-const NOT_JSON: &str = "content type must be application/json";
+pub(super) const BAD_JSON: &str = "request body is not valid JSON";
+pub(super) const TOO_LARGE: &str = "request body exceeds 1048576 bytes";
+pub(super) const NOT_JSON: &str = "content type must be application/json";
 
 fn health(c: &mut Cases) {
     c.rest(
@@ -616,7 +616,7 @@ fn orders(c: &mut Cases) {
 }
 
 /// A JSON string document of exactly `len` bytes.
-fn padded_json(len: usize) -> Vec<u8> {
+pub(super) fn padded_json(len: usize) -> Vec<u8> {
     let mut doc = vec![b'a'; len];
     doc[0] = b'"';
     doc[len - 1] = b'"';
