@@ -43,7 +43,8 @@ enum Command {
     /// The suite: golden cases; with `--target all`, a differential run that
     /// sends the same seeded requests to both services and compares the
     /// responses; the hostile group (contract/README.md, "Limits and hostile
-    /// input").
+    /// input"); and last the lifecycle group, which starts fresh processes
+    /// with --drain-delay 1s and checks the drain order on SIGTERM.
     Verify {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
@@ -58,7 +59,7 @@ enum Command {
         /// How many differences to print before summarising the rest.
         #[arg(long, default_value_t = 10)]
         max_diffs: usize,
-        /// Also print what each hostile check saw when it passed.
+        /// Also print what each hostile and lifecycle check saw when it passed.
         #[arg(long)]
         verbose: bool,
     },

@@ -1,13 +1,15 @@
 //! The conformance suite: the referee that proves both services implement the
 //! contract (golden cases), implement it the same way (differential run),
-//! answer hostile input as the contract says (hostile group), and drain
-//! in-flight work on SIGTERM before exiting 0.
+//! answer hostile input as the contract says (hostile group), drain in-flight
+//! work on SIGTERM before exiting 0, and follow the drain order on fresh
+//! processes (lifecycle group).
 
 pub mod client;
 mod compare;
 mod differential;
 mod golden;
 mod hostile;
+mod lifecycle;
 mod model;
 pub mod raw_http;
 
@@ -28,7 +30,7 @@ pub struct Options {
     pub seed: u64,
     pub max_diffs: usize,
     pub ready_timeout: Duration,
-    /// Print what each hostile check saw, also when it passed.
+    /// Print what each hostile and lifecycle check saw, also when it passed.
     pub verbose: bool,
 }
 
@@ -142,6 +144,12 @@ pub async fn verify(
             }
         }
     }
+    // Fresh processes of their own, after everything else.
+    for &target in targets {
+        let group_started = Instant::now();
+        let checks = lifecycle::run(layout, target, options.ready_timeout).await;
+        tally.add_group(target, "lifecycle", &checks, group_started, options.verbose);
+    }
     println!(
         "verify {}: {} in {:.1} s",
         targets
@@ -231,7 +239,7 @@ impl Tally {
     }
 }
 
-/// One named check of the hostile group.
+/// One named check of the hostile and lifecycle groups.
 #[derive(Debug)]
 pub(crate) struct Check {
     name: String,
