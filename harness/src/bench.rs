@@ -124,6 +124,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
             seed: 1,
             max_diffs: 10,
             ready_timeout: Duration::from_secs(20),
+            verbose: false,
         };
         let passed = runtime.block_on(interrupt::or_interrupt(crate::conformance::verify(
             layout,

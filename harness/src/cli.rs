@@ -36,11 +36,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
     },
-    /// Start each built service on free loopback ports, run the conformance
-    /// suite against it, stop it with SIGTERM and check that it exits 0.
+    /// Start each built service on free loopback ports (with
+    /// --header-read-timeout 2s), run the conformance suite against it, stop
+    /// it with SIGTERM and check that it exits 0.
     ///
-    /// With `--target all`, the differential run also sends the same seeded
-    /// requests to both services and compares the responses.
+    /// The suite: golden cases; with `--target all`, a differential run that
+    /// sends the same seeded requests to both services and compares the
+    /// responses; the hostile group (contract/README.md, "Limits and hostile
+    /// input"); and last the lifecycle group, which starts fresh processes
+    /// with --drain-delay 1s and checks the drain order on SIGTERM.
     Verify {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
@@ -55,6 +59,9 @@ enum Command {
         /// How many differences to print before summarising the rest.
         #[arg(long, default_value_t = 10)]
         max_diffs: usize,
+        /// Also print what each hostile and lifecycle check saw when it passed.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Run scenarios: start the target service (building it first) or load one
     /// already running at --url, and print latency, throughput and errors.
@@ -396,6 +403,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             binaries,
             max_diffs,
+            verbose,
         } => {
             let layout = binaries.apply(layout()?);
             let options = conformance::Options {
@@ -403,6 +411,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 max_diffs,
                 ready_timeout: Duration::from_secs(20),
+                verbose,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -215,12 +215,9 @@ pub async fn run(
     let drain = scenario
         .drain
         .context("not a drain scenario (no [drain] table)")?;
-    let flags = [
-        "--drain-delay".to_owned(),
-        humantime::format_duration(drain.delay).to_string(),
-        "--drain-timeout".to_owned(),
-        humantime::format_duration(drain.timeout).to_string(),
-    ];
+    let delay = humantime::format_duration(drain.delay).to_string();
+    let timeout = humantime::format_duration(drain.timeout).to_string();
+    let flags = ["--drain-delay", &delay, "--drain-timeout", &timeout];
     let mut service = layout
         .start_with(
             target,

@@ -135,13 +135,14 @@ impl Layout {
         self.start_with(target, ready_timeout, cpus, &[]).await
     }
 
-    /// Like `start_on`, with more flags for the service (`--drain-delay 1s`).
+    /// Like `start_on`, with `args` added to the service's flags. A service
+    /// that refuses them fails with [`ExitedEarly`] (exit 2 for a bad flag).
     pub async fn start_with(
         &self,
         target: Target,
         ready_timeout: Duration,
         cpus: Option<&[usize]>,
-        flags: &[String],
+        args: &[&str],
     ) -> anyhow::Result<Service> {
         let binary = self.binary(target);
         if !binary.is_file() {
@@ -150,8 +151,16 @@ impl Layout {
                 binary.display()
             );
         }
-        Service::start(target, &binary, ready_timeout, cpus, flags).await
+        Service::start(target, &binary, ready_timeout, cpus, args).await
     }
+}
+
+/// The service exited before printing its `listening` line.
+#[derive(Debug, thiserror::Error)]
+#[error("{target}: exited ({status}) before printing its `listening` line")]
+pub struct ExitedEarly {
+    pub target: Target,
+    pub status: ExitStatus,
 }
 
 /// A running service process. Dropping it kills the process, so no exit path
@@ -170,7 +179,7 @@ impl Service {
         binary: &Path,
         ready_timeout: Duration,
         cpus: Option<&[usize]>,
-        flags: &[String],
+        args: &[&str],
     ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(binary);
         cmd.args([
@@ -180,8 +189,8 @@ impl Service {
             "127.0.0.1:0",
             "--log-level",
             "warn",
-        ]);
-        cmd.args(flags);
+        ])
+        .args(args);
         if let Some(cpus) = cpus {
             cmd.arg("--workers").arg(cpus.len().to_string());
             crate::placement::pin_command(&mut cmd, cpus)?;
@@ -200,7 +209,7 @@ impl Service {
             Ok(Err(err)) => return Err(err).context(format!("{target}: reading stdout")),
             Ok(Ok(None)) => {
                 let status = child.wait().await?;
-                bail!("{target}: exited ({status}) before printing its `listening` line");
+                return Err(ExitedEarly { target, status }.into());
             }
             Ok(Ok(Some(line))) => line,
         };

@@ -141,9 +141,11 @@ fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
     let text = text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("rust: golden cases: "), "{text}");
+    // Only the golden cases: this test is about the Go break, and the hostile
+    // and lifecycle groups judge the Rust service on their own.
     assert!(
-        !text.contains("rust: FAIL"),
-        "the Rust service must still pass:\n{text}"
+        !text.contains("rust: FAIL golden"),
+        "the Rust service must still pass its golden cases:\n{text}"
     );
     assert!(text.contains("go: FAIL golden"), "{text}");
     assert!(

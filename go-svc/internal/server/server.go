@@ -31,6 +31,7 @@ import (
 const (
 	maxConcurrentStreams = 256
 	maxGRPCMessageBytes  = 4 << 20
+	grpcWindowBytes      = 1 << 20
 )
 
 // Run serves until ctx ends (the first SIGTERM or SIGINT), then drains in
@@ -131,6 +132,11 @@ func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.
 	s := grpc.NewServer(
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
+		// hyper's HTTP/2 windows, which tonic keeps: 1 MiB per stream and per
+		// connection, fixed. grpc-go's default BDP estimation grows them, and
+		// let a client that sends but never reads park 100 MiB in the server.
+		grpc.InitialWindowSize(grpcWindowBytes),
+		grpc.InitialConnWindowSize(grpcWindowBytes),
 		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(m.StreamInterceptor()),
 	)

@@ -1,13 +1,19 @@
 //! The conformance suite: the referee that proves both services implement the
-//! contract (golden cases), implement it the same way (differential run), and
-//! drain in-flight work on SIGTERM before exiting 0.
+//! contract (golden cases), implement it the same way (differential run),
+//! answer hostile input as the contract says (hostile group), drain in-flight
+//! work on SIGTERM before exiting 0, and follow the drain order on fresh
+//! processes (lifecycle group).
 
 pub mod client;
 mod compare;
 mod differential;
 mod golden;
+mod hostile;
+mod lifecycle;
 mod model;
+pub mod raw_http;
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +22,7 @@ use lab_proto::v1;
 
 use self::client::{GrpcClient, Outcome, Request, RestClient, RestRequest};
 use self::golden::{Case, Expect};
-use crate::target::{Layout, Service, Target};
+use crate::target::{ExitedEarly, Layout, Service, Target};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -24,6 +30,8 @@ pub struct Options {
     pub seed: u64,
     pub max_diffs: usize,
     pub ready_timeout: Duration,
+    /// Print what each hostile and lifecycle check saw, also when it passed.
+    pub verbose: bool,
 }
 
 /// How long a service may take to exit after SIGTERM (its drain timeout is 10 s).
@@ -34,11 +42,15 @@ struct Peer {
     service: Service,
     rest: RestClient,
     grpc: GrpcClient,
+    /// Why the service runs without the flags verify asked for, if it does.
+    flags_refused: Option<String>,
 }
 
 impl Peer {
     async fn start(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Self> {
-        let service = layout.start(target, options.ready_timeout).await?;
+        let flags = ["--header-read-timeout", hostile::HEADER_READ_TIMEOUT];
+        let (service, flags_refused) =
+            start_with_flags(layout, target, options.ready_timeout, &flags).await?;
         let rest = RestClient::new(service.http);
         let grpc = GrpcClient::connect(service.grpc).await?;
         eprintln!(
@@ -52,6 +64,7 @@ impl Peer {
             service,
             rest,
             grpc,
+            flags_refused,
         })
     }
 
@@ -101,6 +114,23 @@ pub async fn verify(
     } else {
         println!("differential: skipped (it compares two targets; use --target all)");
     }
+    for peer in &peers {
+        let subject = hostile::Subject {
+            http: peer.service.http,
+            grpc: peer.service.grpc,
+            pid: peer.service.pid(),
+            flags_refused: peer.flags_refused.clone(),
+        };
+        let group_started = Instant::now();
+        let checks = hostile::run(&subject).await;
+        tally.add_group(
+            peer.service.target,
+            "hostile",
+            &checks,
+            group_started,
+            options.verbose,
+        );
+    }
     for peer in peers {
         let target = peer.service.target;
         match drain_and_stop(peer).await {
@@ -113,6 +143,12 @@ pub async fn verify(
                 tally.add(1, 1);
             }
         }
+    }
+    // Fresh processes of their own, after everything else.
+    for &target in targets {
+        let group_started = Instant::now();
+        let checks = lifecycle::run(layout, target, options.ready_timeout).await;
+        tally.add_group(target, "lifecycle", &checks, group_started, options.verbose);
     }
     println!(
         "verify {}: {} in {:.1} s",
@@ -145,6 +181,155 @@ impl Tally {
     fn add(&mut self, checks: usize, failures: usize) {
         self.passed += checks - failures;
         self.failed += failures;
+    }
+
+    /// Prints a group's failures (and the notes of what passed; with `verbose`
+    /// what every check saw), then its count.
+    fn add_group(
+        &mut self,
+        target: Target,
+        group: &str,
+        checks: &[Check],
+        started: Instant,
+        verbose: bool,
+    ) {
+        let mut failures = 0;
+        let mut skipped = 0;
+        for check in checks {
+            match &check.verdict {
+                Verdict::Pass => match (&check.note, &check.observed) {
+                    (Some(note), _) => println!("{target}: ok {group}: {}: {note}", check.name),
+                    (None, Some(seen)) if verbose => {
+                        println!("{target}: ok {group}: {}: {seen}", check.name)
+                    }
+                    (None, _) if verbose => println!("{target}: ok {group}: {}", check.name),
+                    _ => {}
+                },
+                Verdict::Skip(why) => {
+                    skipped += 1;
+                    println!("{target}: skip {group}: {}: {why}", check.name);
+                }
+                Verdict::Fail(problems) => {
+                    failures += 1;
+                    println!("{target}: FAIL {group}: {}", check.name);
+                    for p in problems.iter().take(12) {
+                        println!("    {p}");
+                    }
+                    if problems.len() > 12 {
+                        println!("    … and {} more", problems.len() - 12);
+                    }
+                    if let Some(note) = &check.note {
+                        println!("    ({note})");
+                    }
+                }
+            }
+        }
+        let run = checks.len() - skipped;
+        println!(
+            "{target}: {group} checks: {} of {run} passed{} in {:.1} s",
+            run - failures,
+            if skipped > 0 {
+                format!(" ({skipped} skipped)")
+            } else {
+                String::new()
+            },
+            started.elapsed().as_secs_f64()
+        );
+        self.add(run, failures);
+    }
+}
+
+/// One named check of the hostile and lifecycle groups.
+#[derive(Debug)]
+pub(crate) struct Check {
+    name: String,
+    verdict: Verdict,
+    /// What was measured (timings, memory), printed with the verdict.
+    note: Option<String>,
+    /// The answer the check got, printed for a pass only when verbose (a
+    /// failure's problems already say it).
+    observed: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Pass,
+    /// Each line says what was expected and what came instead.
+    Fail(Vec<String>),
+    /// Could not be run here, and why.
+    Skip(String),
+}
+
+impl Check {
+    /// Passed when `problems` is empty.
+    fn new(name: &str, problems: Vec<String>) -> Self {
+        Self {
+            name: name.to_string(),
+            verdict: if problems.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail(problems)
+            },
+            note: None,
+            observed: None,
+        }
+    }
+
+    fn pass(name: &str) -> Self {
+        Self::new(name, vec![])
+    }
+
+    fn fail(name: &str, problems: Vec<String>) -> Self {
+        debug_assert!(!problems.is_empty());
+        Self::new(name, problems)
+    }
+
+    fn skip(name: &str, why: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            verdict: Verdict::Skip(why.to_string()),
+            note: None,
+            observed: None,
+        }
+    }
+
+    fn with_note(mut self, note: Option<String>) -> Self {
+        self.note = note;
+        self
+    }
+
+    fn with_observed(mut self, observed: impl fmt::Display) -> Self {
+        self.observed = Some(observed.to_string());
+        self
+    }
+}
+
+/// Starts `target` with `flags` added. A service that refuses them (exit 2,
+/// a bad flag) is started without them, so that the checks still say what it
+/// does; the second value then says why.
+async fn start_with_flags(
+    layout: &Layout,
+    target: Target,
+    ready_timeout: Duration,
+    flags: &[&str],
+) -> anyhow::Result<(Service, Option<String>)> {
+    match layout.start_with(target, ready_timeout, None, flags).await {
+        Ok(service) => Ok((service, None)),
+        Err(err)
+            if err
+                .downcast_ref::<ExitedEarly>()
+                .is_some_and(|e| e.status.code() == Some(2)) =>
+        {
+            let service = layout.start(target, ready_timeout).await?;
+            Ok((
+                service,
+                Some(format!(
+                    "expected the service to start with {}, got: {err:#}; started it without them",
+                    flags.join(" ")
+                )),
+            ))
+        }
+        Err(err) => Err(err),
     }
 }
 
