@@ -130,7 +130,7 @@ impl Request {
                     HttpVersion::H1 => "HTTP/1.1",
                     HttpVersion::H2c => "h2c",
                 };
-                format!("{} {} ({version})", r.method, r.path)
+                format!("{} {} ({version})", r.method, shorten(&r.path))
             }
             Request::Grpc(g) => g.method().trim_start_matches('/').to_string(),
         }
@@ -143,6 +143,19 @@ impl Request {
             Request::Grpc(g) => matches!(g, GrpcRequest::CreateOrder(_) | GrpcRequest::GetOrder(_)),
         }
     }
+}
+
+/// A path as printed in a failure: a 20 KB query would bury the diff under it.
+fn shorten(path: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 120;
+    if path.len() <= SHOWN {
+        return path.into();
+    }
+    let mut cut = SHOWN;
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &path[..cut], path.len()).into()
 }
 
 impl GrpcRequest {
@@ -606,6 +619,18 @@ pub fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> ReqBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_paths_are_shortened_in_failures() {
+        assert_eq!(shorten("/v1/users/1"), "/v1/users/1");
+        let long = format!("/v1/products?{}", "&".repeat(10_000));
+        let shown = shorten(&long);
+        assert!(shown.ends_with("… (10013 bytes)"), "{shown}");
+        assert!(shown.len() < 200);
+        // Never cut inside a character.
+        let wide = "é".repeat(100);
+        assert!(shorten(&wide).starts_with(&"é".repeat(60)));
+    }
 
     #[test]
     fn normalized_http_parses_json_and_drops_order_ids() {
