@@ -30,9 +30,6 @@ mod linger;
 
 use linger::LingeringStream;
 
-/// How long an HTTP/1.1 client may take to send a request's headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("binding the {which} listener on {addr}")]
@@ -105,6 +102,7 @@ pub struct Server {
     grpc: TcpListener,
     state: Arc<AppState>,
     drain_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Server {
@@ -118,6 +116,7 @@ impl Server {
             grpc,
             state,
             drain_timeout: config.drain_timeout,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -143,6 +142,7 @@ impl Server {
             grpc,
             state,
             drain_timeout,
+            header_read_timeout,
         } = self;
 
         let (health, grpc_routes) = grpc_routes(&state).await?;
@@ -161,7 +161,7 @@ impl Server {
         let mut grpc_task = tokio::spawn(grpc_server);
 
         let router = routes::router(state);
-        let builder = rest_connection_builder();
+        let builder = rest_connection_builder(header_read_timeout);
         let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
         tokio::select! {
@@ -276,13 +276,14 @@ async fn grpc_routes(
     Ok((health, routes))
 }
 
-/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port.
-fn rest_connection_builder() -> auto::Builder<TokioExecutor> {
+/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port. A zero
+/// `header_read_timeout` means none, as for Go's `ReadHeaderTimeout`.
+fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout));
     builder
         .http2()
         .timer(TokioTimer::new())

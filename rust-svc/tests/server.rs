@@ -31,16 +31,14 @@ struct Running {
     serve: JoinHandle<Result<(), ServeError>>,
 }
 
-async fn start(drain_timeout: &str) -> Running {
-    let config = Config::try_parse_from([
-        "rust-svc",
-        "--http-addr",
-        "127.0.0.1:0",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--drain-timeout",
-        drain_timeout,
-    ])
+/// The service on 127.0.0.1:0 with `flags` added.
+async fn start(flags: &[&str]) -> Running {
+    let args = ["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
+    let config = Config::try_parse_from(
+        std::iter::once("rust-svc")
+            .chain(args)
+            .chain(flags.iter().copied()),
+    )
     .unwrap();
     let server = Server::bind(&config).await.unwrap();
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
@@ -131,7 +129,7 @@ async fn echo_in_flight(addr: SocketAddr, body: &str) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_rest_and_grpc_then_drains_in_flight_work() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
 
     // REST over HTTP/1.1 and h2c on the same port.
     for (status, content_type, body) in [
@@ -263,7 +261,7 @@ async fn serves_rest_and_grpc_then_drains_in_flight_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_do_not_hold_the_drain() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
     let io = TokioIo::new(TcpStream::connect(running.http).await.unwrap());
     let (mut h2, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
         .await
@@ -297,7 +295,7 @@ async fn idle_connections_do_not_hold_the_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_timeout_cuts_what_is_left() {
-    let running = start("300ms").await;
+    let running = start(&["--drain-timeout", "300ms"]).await;
     let mut stuck = echo_in_flight(running.http, "{}").await;
     running.trigger.send(()).unwrap();
     let result = tokio::time::timeout(WAIT, running.serve)
@@ -322,7 +320,7 @@ async fn the_drain_timeout_cuts_what_is_left() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_bodies_do_not_break_the_next_request() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
     // A refused body is not read. The server says `Connection: close` so the
     // client does not reuse the connection, and closes it lingering, so that
     // the kernel does not answer the unread bytes with RST (losing the reply).
@@ -376,6 +374,42 @@ async fn refused_bodies_do_not_break_the_next_request() {
     assert!(running.serve.await.unwrap().is_ok());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_header_is_cut_after_the_header_read_timeout() {
+    let running = start(&["--header-read-timeout", "500ms"]).await;
+    let mut slow = TcpStream::connect(running.http).await.unwrap();
+    let started = std::time::Instant::now();
+    let head = b"GET /health HTTP/1.1\r\nHost: lab\r\nX-Slow: ";
+    let dripping = async {
+        // One byte every 100 ms, never finishing the head.
+        for byte in head.iter().chain(std::iter::repeat(&b'a')) {
+            if slow.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            // Others are served meanwhile.
+            let (status, _, _) = get_http1(running.http, "/health").await;
+            assert_eq!(status, StatusCode::OK);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), dripping)
+        .await
+        .expect("the server closes the slow connection");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(WAIT, slow.read_to_end(&mut rest))
+        .await
+        .expect("the slow connection is closed");
+    assert!(
+        read.is_err() || rest.is_empty(),
+        "no response: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
+    running.trigger.send(()).unwrap();
+    assert!(running.serve.await.unwrap().is_ok());
+}
+
 async fn list_services_by_reflection(channel: Channel) -> Vec<String> {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -410,6 +444,7 @@ fn binary() -> tokio::process::Command {
         "LAB_WORKERS",
         "LAB_LOG_LEVEL",
         "LAB_DRAIN_TIMEOUT",
+        "LAB_HEADER_READ_TIMEOUT",
     ] {
         command.env_remove(var);
     }
@@ -486,6 +521,10 @@ async fn the_binary_exits_2_on_a_bad_flag_and_1_when_it_cannot_bind() {
     ] {
         let output = binary().args(args).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    for (var, value) in [("LAB_HEADER_READ_TIMEOUT", "soon")] {
+        let output = binary().env(var, value).output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{var}={value}");
     }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap().to_string();
