@@ -1,21 +1,23 @@
 //! Listeners, the REST accept loop, the gRPC server, the ready line and the
 //! graceful drain (contract/README.md, "Running a service").
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use futures::StreamExt as _;
+use futures::{Stream, StreamExt as _};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -53,27 +55,32 @@ pub enum ServeError {
     DrainTimeout(Duration),
 }
 
-/// Starts the service: binds both listeners, prints the ready line, serves
-/// until `shutdown` completes, then drains.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+/// Starts the service: binds both listeners, prints the ready line, serves,
+/// and drains on the first of `signals` (see [`Server::serve`]).
+pub async fn run(config: Config, signals: impl Stream<Item = ()>) -> Result<(), ServeError> {
     init_logging(config.log_level);
     let server = Server::bind(&config).await?;
     announce(server.http_addr(), server.grpc_addr());
-    server.serve(shutdown).await
+    server.serve(signals).await
 }
 
-/// Completes on the first SIGTERM or SIGINT. Call it inside the runtime: the
-/// handlers are installed at once, not when the future is first polled.
-pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+/// Every SIGTERM and SIGINT, as they come. Call it inside the runtime: the
+/// handlers are installed at once, not when the stream is first polled.
+pub fn shutdown_signals() -> io::Result<impl Stream<Item = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
+    let terminate = signal(SignalKind::terminate())?;
+    let interrupt = signal(SignalKind::interrupt())?;
+    Ok(futures::stream::unfold(
+        (terminate, interrupt),
+        |(mut terminate, mut interrupt)| async move {
+            tokio::select! {
+                Some(()) = terminate.recv() => {}
+                Some(()) = interrupt.recv() => {}
+                else => return None,
+            }
+            Some(((), (terminate, interrupt)))
+        },
+    ))
 }
 
 /// Logs to standard error, filtered at `level` (nothing per request at `warn`).
@@ -102,6 +109,7 @@ pub struct Server {
     grpc: TcpListener,
     state: Arc<AppState>,
     drain_timeout: Duration,
+    drain_delay: Duration,
     header_read_timeout: Duration,
 }
 
@@ -116,6 +124,7 @@ impl Server {
             grpc,
             state,
             drain_timeout: config.drain_timeout,
+            drain_delay: config.drain_delay,
             header_read_timeout: config.header_read_timeout,
         })
     }
@@ -132,18 +141,28 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves REST and gRPC until `shutdown` completes. Then the health service
-    /// reports NOT_SERVING, both listeners stop accepting, and in-flight
-    /// requests and streams get the drain timeout to finish: `Ok` if they do,
-    /// [`ServeError::DrainTimeout`] (after cutting the REST connections) if not.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    /// Serves REST and gRPC until the first item of `signals`, then drains
+    /// (contract/README.md, "Running a service"):
+    /// 1. readiness turns off: `/health` answers 503, the gRPC health service
+    ///    reports NOT_SERVING;
+    /// 2. both listeners keep serving for the drain delay, or until the next
+    ///    item of `signals`;
+    /// 3. both listeners close, and in-flight requests and streams get the drain
+    ///    timeout to finish: `Ok` if they do, [`ServeError::DrainTimeout`]
+    ///    (after cutting the REST connections) if not.
+    ///
+    /// A stream that ends sends no more signals: before the first item, the
+    /// service serves until it is dropped.
+    pub async fn serve(self, signals: impl Stream<Item = ()>) -> Result<(), ServeError> {
         let Self {
             http,
             grpc,
             state,
             drain_timeout,
+            drain_delay,
             header_read_timeout,
         } = self;
+        let mut signals = pin!(signals);
 
         let (health, grpc_routes) = grpc_routes(&state).await?;
         let (stop_grpc, grpc_stop) = oneshot::channel::<()>();
@@ -160,25 +179,42 @@ impl Server {
             });
         let mut grpc_task = tokio::spawn(grpc_server);
 
-        let router = routes::router(state);
+        let router = routes::router(Arc::clone(&state));
         let builder = rest_connection_builder(header_read_timeout);
         let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
-        tokio::select! {
-            () = shutdown => {}
-            never = accept_loop(&http, &builder, &router, &graceful, &mut connections) => match never {},
-            stopped = &mut grpc_task => {
-                stopped??;
-                return Err(ServeError::GrpcStopped);
-            }
-        }
+        serve_until(
+            next_signal(&mut signals),
+            accept_loop(&http, &builder, &router, &graceful, &mut connections),
+            &mut grpc_task,
+        )
+        .await?;
 
-        tracing::info!("shutting down: draining in-flight requests");
+        tracing::info!(delay = %humantime::format_duration(drain_delay), "draining: reporting not serving");
+        state.stop_serving();
         for name in std::iter::once("").chain(grpcapi::SERVICE_NAMES) {
             health
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
+        if !drain_delay.is_zero() {
+            let delay = async {
+                tokio::select! {
+                    () = tokio::time::sleep(drain_delay) => {}
+                    () = next_signal(&mut signals) => {
+                        tracing::info!("a second signal ends the drain delay");
+                    }
+                }
+            };
+            serve_until(
+                delay,
+                accept_loop(&http, &builder, &router, &graceful, &mut connections),
+                &mut grpc_task,
+            )
+            .await?;
+        }
+
+        tracing::info!("closing the listeners: draining in-flight requests");
         drop(http);
         let _ = stop_grpc.send(());
         let drained = tokio::time::timeout(drain_timeout, async {
@@ -199,6 +235,30 @@ impl Server {
                 grpc_task.abort();
                 Err(ServeError::DrainTimeout(drain_timeout))
             }
+        }
+    }
+}
+
+/// The next signal; none ever comes once the stream has ended.
+async fn next_signal(signals: &mut Pin<&mut impl Stream<Item = ()>>) {
+    if signals.next().await.is_none() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Serves (`accepting` REST connections; gRPC runs in `grpc_task`) until
+/// `stop` completes. An error if the gRPC server stops first.
+async fn serve_until(
+    stop: impl Future<Output = ()>,
+    accepting: impl Future<Output = Infallible>,
+    grpc_task: &mut JoinHandle<Result<(), tonic::transport::Error>>,
+) -> Result<(), ServeError> {
+    tokio::select! {
+        () = stop => Ok(()),
+        never = accepting => match never {},
+        stopped = grpc_task => {
+            stopped??;
+            Err(ServeError::GrpcStopped)
         }
     }
 }
@@ -299,7 +359,7 @@ async fn accept_loop(
     router: &Router,
     graceful: &GracefulShutdown,
     connections: &mut JoinSet<()>,
-) -> std::convert::Infallible {
+) -> Infallible {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -14,9 +14,9 @@ use lab_proto::v1 as pb;
 use rust_svc::{Config, ServeError, Server};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -27,7 +27,8 @@ const WAIT: Duration = Duration::from_secs(10);
 struct Running {
     http: SocketAddr,
     grpc: SocketAddr,
-    trigger: oneshot::Sender<()>,
+    /// Each `()` sent is a SIGTERM.
+    trigger: mpsc::UnboundedSender<()>,
     serve: JoinHandle<Result<(), ServeError>>,
 }
 
@@ -44,10 +45,8 @@ async fn start(flags: &[&str]) -> Running {
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
     assert_ne!(http.port(), 0);
     assert_ne!(grpc.port(), 0);
-    let (trigger, shutdown) = oneshot::channel::<()>();
-    let serve = tokio::spawn(server.serve(async {
-        let _ = shutdown.await;
-    }));
+    let (trigger, signals) = mpsc::unbounded_channel::<()>();
+    let serve = tokio::spawn(server.serve(UnboundedReceiverStream::new(signals)));
     Running {
         http,
         grpc,
@@ -410,6 +409,132 @@ async fn a_slow_header_is_cut_after_the_header_read_timeout() {
     assert!(running.serve.await.unwrap().is_ok());
 }
 
+/// Polls `GET /health` on new connections until it says 503.
+async fn wait_for_draining(addr: SocketAddr) -> (String, Bytes) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (status, content_type, body) = get_http1(addr, "/health").await;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                return (content_type, body);
+            }
+            assert_eq!(status, StatusCode::OK);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("/health turns 503")
+}
+
+/// Waits until a new connection to `addr` is refused.
+async fn wait_for_refusal(addr: SocketAddr) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match TcpStream::connect(addr).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                // Caught in the listener's backlog as it closed.
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(err) => {
+                    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the listener closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_turns_off_at_once_and_the_drain_delay_keeps_serving() {
+    let running = start(&["--drain-delay", "60s"]).await;
+    let channel = grpc_channel(running.grpc).await;
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+
+    running.trigger.send(()).unwrap();
+
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status,
+        ServingStatus::NotServing as i32
+    );
+    drop(watch);
+    // New connections are accepted; /health says draining, the rest is served.
+    let (content_type, body) = wait_for_draining(running.http).await;
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, r#"{"status":"draining"}"#);
+    let (status, content_type, body) = get_h2c(running.http, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, r#"{"status":"draining"}"#);
+    assert_eq!(
+        get_http1(running.http, "/v1/users/1").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_h2c(running.http, "/v1/products?limit=1").await.0,
+        StatusCode::OK
+    );
+    let fresh = grpc_channel(running.grpc).await;
+    for service in [
+        "",
+        "lab.v1.UserService",
+        "lab.v1.CatalogService",
+        "lab.v1.OrderService",
+        "lab.v1.EchoService",
+    ] {
+        assert_eq!(
+            health_status(fresh.clone(), service).await,
+            ServingStatus::NotServing,
+            "{service:?}"
+        );
+    }
+    let user = pb::user_service_client::UserServiceClient::new(fresh.clone())
+        .get_user(pb::GetUserRequest { id: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(user.id, 1);
+    assert!(!running.serve.is_finished());
+
+    // A second signal ends the delay early: the listeners close, serve returns.
+    running.trigger.send(()).unwrap();
+    wait_for_refusal(running.http).await;
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns long before the 60 s delay")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    wait_for_refusal(running.grpc).await;
+    drop((channel, fresh));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listeners_close_when_the_drain_delay_is_over() {
+    let delay = Duration::from_millis(1500);
+    let running = start(&["--drain-delay", "1500ms"]).await;
+    let signalled = std::time::Instant::now();
+    running.trigger.send(()).unwrap();
+    wait_for_draining(running.http).await;
+    assert_eq!(get_h2c(running.http, "/v1/users/3").await.0, StatusCode::OK);
+    wait_for_refusal(running.http).await;
+    let closed = signalled.elapsed();
+    assert!(closed >= delay, "closed after {closed:?}");
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
 async fn list_services_by_reflection(channel: Channel) -> Vec<String> {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -444,6 +569,7 @@ fn binary() -> tokio::process::Command {
         "LAB_WORKERS",
         "LAB_LOG_LEVEL",
         "LAB_DRAIN_TIMEOUT",
+        "LAB_DRAIN_DELAY",
         "LAB_HEADER_READ_TIMEOUT",
     ] {
         command.env_remove(var);
@@ -456,17 +582,11 @@ fn binary() -> tokio::process::Command {
     command
 }
 
-#[tokio::test]
-async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
+/// Starts the binary on port 0 with `flags` added, and reads its ready line.
+async fn spawn_binary(flags: &[&str]) -> (tokio::process::Child, SocketAddr, SocketAddr) {
     let mut child = binary()
-        .args([
-            "--http-addr",
-            "127.0.0.1:0",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-        ])
+        .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
+        .args(flags)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -480,9 +600,21 @@ async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
         .and_then(|rest| rest.strip_suffix('\n'))
         .unwrap_or_else(|| panic!("bad ready line {line:?}"));
     let (http, grpc) = rest.split_once(" grpc=").unwrap();
-    let http: SocketAddr = http.parse().unwrap();
-    let grpc: SocketAddr = grpc.parse().unwrap();
+    (child, http.parse().unwrap(), grpc.parse().unwrap())
+}
 
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+#[tokio::test]
+async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
+    let (mut child, http, grpc) = spawn_binary(&["--workers", "2"]).await;
     let (status, _, body) = get_http1(http, "/health").await;
     assert_eq!(
         (status, &body[..]),
@@ -499,15 +631,24 @@ async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
         ServingStatus::Serving
     );
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let status = tokio::time::timeout(WAIT, child.wait())
         .await
         .expect("exit")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn the_binary_drains_and_a_second_sigterm_ends_the_delay() {
+    let (mut child, http, _) = spawn_binary(&["--drain-delay", "60s"]).await;
+    sigterm(&child);
+    wait_for_draining(http).await;
+    assert_eq!(get_http1(http, "/v1/users/1").await.0, StatusCode::OK);
+    sigterm(&child);
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exit long before the 60 s delay")
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
@@ -522,7 +663,10 @@ async fn the_binary_exits_2_on_a_bad_flag_and_1_when_it_cannot_bind() {
         let output = binary().args(args).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
-    for (var, value) in [("LAB_HEADER_READ_TIMEOUT", "soon")] {
+    for (var, value) in [
+        ("LAB_DRAIN_DELAY", "1"),
+        ("LAB_HEADER_READ_TIMEOUT", "soon"),
+    ] {
         let output = binary().env(var, value).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{var}={value}");
     }

@@ -86,6 +86,28 @@ async fn health() {
 }
 
 #[tokio::test]
+async fn health_reports_the_drain() {
+    let state = AppState::new(Services::default()).unwrap();
+    let app = super::router(Arc::clone(&state));
+    state.stop_serving();
+    let reply = get(&app, "/health").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json(), json!({"status": "draining"}));
+    let reply = send(&app, Request::head("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.content_type(), "application/json");
+    assert!(reply.body.is_empty());
+    // Every other route keeps working.
+    assert_eq!(get(&app, "/v1/users/1").await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/metrics").await.status, StatusCode::OK);
+    let text = String::from_utf8(get(&app, "/metrics").await.body.to_vec()).unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/health",status="503"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn head_is_get_without_a_body() {
     let app = app();
     for uri in ["/health", "/v1/users/1", "/v1/products?limit=2", "/metrics"] {
