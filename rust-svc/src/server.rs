@@ -336,6 +336,17 @@ async fn grpc_routes(
     Ok((health, routes))
 }
 
+/// The largest HTTP/1.1 request line and headers: over it, hyper answers 431.
+/// Go's `MaxHeaderBytes` of 12 KiB, plus its 4 KiB of read slack, refuses at
+/// the same size. Bodies are read through the same buffer in pieces, so this
+/// does not limit them.
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
+
+/// The most HTTP/1.1 header fields (`Host` included): one more is a 431.
+/// hyper's default, set explicitly; at 100 its parser still keeps the fields
+/// on the stack.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
 /// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port. A zero
 /// `header_read_timeout` means none, as for Go's `ReadHeaderTimeout`.
 fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
@@ -343,7 +354,9 @@ fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<Tokio
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout));
+        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout))
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADER_FIELDS);
     builder
         .http2()
         .timer(TokioTimer::new())

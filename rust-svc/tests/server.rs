@@ -535,6 +535,95 @@ async fn the_listeners_close_when_the_drain_delay_is_over() {
     assert!(result.is_ok(), "{result:?}");
 }
 
+/// Sends `head` on a new connection and returns the response's status code.
+async fn raw_status(addr: SocketAddr, head: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before reading everything.
+    let _ = stream.write_all(head).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .expect("a response")
+            .unwrap();
+        assert_ne!(n, 0, "closed without a response");
+        response.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&response);
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"))
+}
+
+/// `GET /health` with `fields` header fields, `Host` included.
+fn head_with_fields(fields: usize) -> Vec<u8> {
+    let mut head = String::from("GET /health HTTP/1.1\r\nHost: lab\r\n");
+    for i in 1..fields {
+        head.push_str(&format!("X-Field-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// A request head of exactly `size` bytes, padded in one header or in the target.
+fn head_of_size(size: usize, in_target: bool) -> Vec<u8> {
+    let (start, end) = if in_target {
+        ("GET /health?pad=", " HTTP/1.1\r\nHost: lab\r\n\r\n")
+    } else {
+        ("GET /health HTTP/1.1\r\nHost: lab\r\nX-Pad: ", "\r\n\r\n")
+    };
+    let pad = "a".repeat(size - start.len() - end.len());
+    let head = format!("{start}{pad}{end}").into_bytes();
+    assert_eq!(head.len(), size);
+    head
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_heads_over_the_limits_are_431() {
+    let running = start(&[]).await;
+    let addr = running.http;
+    assert_eq!(raw_status(addr, &head_with_fields(100)).await, 200);
+    assert_eq!(raw_status(addr, &head_with_fields(101)).await, 431);
+    assert_eq!(raw_status(addr, &head_with_fields(500)).await, 431);
+    for in_target in [false, true] {
+        for (size, want) in [
+            (15 << 10, 200),
+            (16 << 10, 200),
+            ((16 << 10) + 1, 431),
+            (17 << 10, 431),
+            (1 << 20, 431),
+        ] {
+            assert_eq!(
+                raw_status(addr, &head_of_size(size, in_target)).await,
+                want,
+                "{size} bytes, padded in the target: {in_target}"
+            );
+        }
+    }
+
+    // Bodies are not held to the head's limit.
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let document = Bytes::from(format!("\"{}\"", "x".repeat((1 << 20) - 2)));
+    for chunked in [false, true] {
+        let mut request = Request::post(format!("http://{addr}/v1/echo"))
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if chunked {
+            request = request.header(http::header::TRANSFER_ENCODING, "chunked");
+        }
+        let request = request
+            .body(http_body_util::Full::new(document.clone()))
+            .unwrap();
+        let (status, _, body) = split(client.request(request).await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "chunked: {chunked}");
+        assert_eq!(body, document);
+    }
+    running.trigger.send(()).unwrap();
+    assert!(running.serve.await.unwrap().is_ok());
+}
+
 async fn list_services_by_reflection(channel: Channel) -> Vec<String> {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
