@@ -6,6 +6,8 @@
 
 pub mod apperror;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpcapi;
 pub mod handlers;
 pub mod metrics;

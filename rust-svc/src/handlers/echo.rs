@@ -17,8 +17,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Writes the parsed document back compactly (object keys sorted).
 async fn echo(headers: HeaderMap, body: Body) -> Result<Response, AppError> {
-    let document = decode::json_body(&headers, body).await?;
-    super::json(StatusCode::OK, &document)
+    let body = decode::read_json_body(&headers, body).await?;
+    Ok(super::json_bytes(StatusCode::OK, rewrite(&body)?))
+}
+
+/// The parsed document, written back compactly (object keys sorted).
+pub(crate) fn rewrite(body: &[u8]) -> Result<Vec<u8>, AppError> {
+    let document = decode::parse_json(body)?;
+    serde_json::to_vec(&document).map_err(AppError::internal)
 }
