@@ -38,6 +38,16 @@ pub struct Config {
     /// How long SIGTERM/SIGINT waits for in-flight requests, e.g. `10s`, `500ms`.
     #[arg(long, env = "LAB_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+
+    /// After SIGTERM/SIGINT, how long the listeners keep accepting while the
+    /// service reports not-serving; a second signal ends it early.
+    #[arg(long, env = "LAB_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub drain_delay: Duration,
+
+    /// How long an HTTP/1.1 client may take to send a request's headers
+    /// (`0s` disables the limit, as Go's `ReadHeaderTimeout` does).
+    #[arg(long, env = "LAB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -87,6 +97,8 @@ mod tests {
         assert!(config.worker_threads() >= 1);
         assert_eq!(config.log_level, LogLevel::Warn);
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
+        assert_eq!(config.drain_delay, Duration::ZERO);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -102,6 +114,10 @@ mod tests {
             "DEBUG",
             "--drain-timeout",
             "500ms",
+            "--drain-delay",
+            "5s",
+            "--header-read-timeout",
+            "2s",
         ])
         .unwrap();
         assert_eq!(config.http_addr, "127.0.0.1:0");
@@ -109,6 +125,8 @@ mod tests {
         assert_eq!(config.worker_threads(), 3);
         assert_eq!(config.log_level, LogLevel::Debug);
         assert_eq!(config.drain_timeout, Duration::from_millis(500));
+        assert_eq!(config.drain_delay, Duration::from_secs(5));
+        assert_eq!(config.header_read_timeout, Duration::from_secs(2));
         assert_eq!(
             parse(&["--drain-timeout", "1m30s"]).unwrap().drain_timeout,
             Duration::from_secs(90)
@@ -122,6 +140,8 @@ mod tests {
             &["--workers", "-1"],
             &["--log-level", "loud"],
             &["--drain-timeout", "10"],
+            &["--drain-delay", "-1s"],
+            &["--header-read-timeout", "soon"],
             &["--nope"],
         ] {
             let err = parse(args).unwrap_err();

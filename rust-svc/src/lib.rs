@@ -6,6 +6,8 @@
 
 pub mod apperror;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpcapi;
 pub mod handlers;
 pub mod metrics;
@@ -15,9 +17,10 @@ pub mod server;
 pub mod services;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::Config;
-pub use server::{ServeError, Server, run, shutdown_signal};
+pub use server::{ServeError, Server, run, shutdown_signals};
 
 use metrics::{Metrics, MetricsError};
 use services::Services;
@@ -27,6 +30,8 @@ use services::Services;
 pub struct AppState {
     pub services: Services,
     pub metrics: Arc<Metrics>,
+    /// Readiness: cleared at the start of the drain, when `/health` turns 503.
+    serving: AtomicBool,
 }
 
 impl AppState {
@@ -34,6 +39,18 @@ impl AppState {
         Ok(Arc::new(Self {
             services,
             metrics: Arc::new(Metrics::new()?),
+            serving: AtomicBool::new(true),
         }))
+    }
+
+    /// False once the drain has started.
+    pub fn is_serving(&self) -> bool {
+        // Nothing else is published with the flag, so no ordering is needed.
+        self.serving.load(Ordering::Relaxed)
+    }
+
+    /// Turns readiness off for good: the drain has started.
+    pub fn stop_serving(&self) {
+        self.serving.store(false, Ordering::Relaxed);
     }
 }

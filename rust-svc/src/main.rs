@@ -24,11 +24,11 @@ fn run(config: Config) -> anyhow::Result<()> {
         .build()
         .context("building the tokio runtime")?;
     // Installed before the listeners are bound, so no signal after the ready line is missed.
-    let shutdown = {
+    let signals = {
         let _entered = runtime.enter();
-        rust_svc::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
+        rust_svc::shutdown_signals().context("installing the SIGTERM/SIGINT handlers")?
     };
-    let result = runtime.block_on(rust_svc::run(config, shutdown));
+    let result = runtime.block_on(rust_svc::run(config, signals));
     // After a drain timeout, whatever still runs is cut here.
     runtime.shutdown_background();
     Ok(result?)

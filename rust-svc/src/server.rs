@@ -1,21 +1,23 @@
 //! Listeners, the REST accept loop, the gRPC server, the ready line and the
 //! graceful drain (contract/README.md, "Running a service").
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use futures::StreamExt as _;
+use futures::{Stream, StreamExt as _};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -29,9 +31,6 @@ use crate::{AppState, routes};
 mod linger;
 
 use linger::LingeringStream;
-
-/// How long an HTTP/1.1 client may take to send a request's headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -56,27 +55,32 @@ pub enum ServeError {
     DrainTimeout(Duration),
 }
 
-/// Starts the service: binds both listeners, prints the ready line, serves
-/// until `shutdown` completes, then drains.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+/// Starts the service: binds both listeners, prints the ready line, serves,
+/// and drains on the first of `signals` (see [`Server::serve`]).
+pub async fn run(config: Config, signals: impl Stream<Item = ()>) -> Result<(), ServeError> {
     init_logging(config.log_level);
     let server = Server::bind(&config).await?;
     announce(server.http_addr(), server.grpc_addr());
-    server.serve(shutdown).await
+    server.serve(signals).await
 }
 
-/// Completes on the first SIGTERM or SIGINT. Call it inside the runtime: the
-/// handlers are installed at once, not when the future is first polled.
-pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+/// Every SIGTERM and SIGINT, as they come. Call it inside the runtime: the
+/// handlers are installed at once, not when the stream is first polled.
+pub fn shutdown_signals() -> io::Result<impl Stream<Item = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
+    let terminate = signal(SignalKind::terminate())?;
+    let interrupt = signal(SignalKind::interrupt())?;
+    Ok(futures::stream::unfold(
+        (terminate, interrupt),
+        |(mut terminate, mut interrupt)| async move {
+            tokio::select! {
+                Some(()) = terminate.recv() => {}
+                Some(()) = interrupt.recv() => {}
+                else => return None,
+            }
+            Some(((), (terminate, interrupt)))
+        },
+    ))
 }
 
 /// Logs to standard error, filtered at `level` (nothing per request at `warn`).
@@ -105,6 +109,8 @@ pub struct Server {
     grpc: TcpListener,
     state: Arc<AppState>,
     drain_timeout: Duration,
+    drain_delay: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Server {
@@ -118,6 +124,8 @@ impl Server {
             grpc,
             state,
             drain_timeout: config.drain_timeout,
+            drain_delay: config.drain_delay,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -133,17 +141,28 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves REST and gRPC until `shutdown` completes. Then the health service
-    /// reports NOT_SERVING, both listeners stop accepting, and in-flight
-    /// requests and streams get the drain timeout to finish: `Ok` if they do,
-    /// [`ServeError::DrainTimeout`] (after cutting the REST connections) if not.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    /// Serves REST and gRPC until the first item of `signals`, then drains
+    /// (contract/README.md, "Running a service"):
+    /// 1. readiness turns off: `/health` answers 503, the gRPC health service
+    ///    reports NOT_SERVING;
+    /// 2. both listeners keep serving for the drain delay, or until the next
+    ///    item of `signals`;
+    /// 3. both listeners close, and in-flight requests and streams get the drain
+    ///    timeout to finish: `Ok` if they do, [`ServeError::DrainTimeout`]
+    ///    (after cutting the REST connections) if not.
+    ///
+    /// A stream that ends sends no more signals: before the first item, the
+    /// service serves until it is dropped.
+    pub async fn serve(self, signals: impl Stream<Item = ()>) -> Result<(), ServeError> {
         let Self {
             http,
             grpc,
             state,
             drain_timeout,
+            drain_delay,
+            header_read_timeout,
         } = self;
+        let mut signals = pin!(signals);
 
         let (health, grpc_routes) = grpc_routes(&state).await?;
         let (stop_grpc, grpc_stop) = oneshot::channel::<()>();
@@ -160,25 +179,42 @@ impl Server {
             });
         let mut grpc_task = tokio::spawn(grpc_server);
 
-        let router = routes::router(state);
-        let builder = rest_connection_builder();
+        let router = routes::router(Arc::clone(&state));
+        let builder = rest_connection_builder(header_read_timeout);
         let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
-        tokio::select! {
-            () = shutdown => {}
-            never = accept_loop(&http, &builder, &router, &graceful, &mut connections) => match never {},
-            stopped = &mut grpc_task => {
-                stopped??;
-                return Err(ServeError::GrpcStopped);
-            }
-        }
+        serve_until(
+            next_signal(&mut signals),
+            accept_loop(&http, &builder, &router, &graceful, &mut connections),
+            &mut grpc_task,
+        )
+        .await?;
 
-        tracing::info!("shutting down: draining in-flight requests");
+        tracing::info!(delay = %humantime::format_duration(drain_delay), "draining: reporting not serving");
+        state.stop_serving();
         for name in std::iter::once("").chain(grpcapi::SERVICE_NAMES) {
             health
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
+        if !drain_delay.is_zero() {
+            let delay = async {
+                tokio::select! {
+                    () = tokio::time::sleep(drain_delay) => {}
+                    () = next_signal(&mut signals) => {
+                        tracing::info!("a second signal ends the drain delay");
+                    }
+                }
+            };
+            serve_until(
+                delay,
+                accept_loop(&http, &builder, &router, &graceful, &mut connections),
+                &mut grpc_task,
+            )
+            .await?;
+        }
+
+        tracing::info!("closing the listeners: draining in-flight requests");
         drop(http);
         let _ = stop_grpc.send(());
         let drained = tokio::time::timeout(drain_timeout, async {
@@ -199,6 +235,30 @@ impl Server {
                 grpc_task.abort();
                 Err(ServeError::DrainTimeout(drain_timeout))
             }
+        }
+    }
+}
+
+/// The next signal; none ever comes once the stream has ended.
+async fn next_signal(signals: &mut Pin<&mut impl Stream<Item = ()>>) {
+    if signals.next().await.is_none() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Serves (`accepting` REST connections; gRPC runs in `grpc_task`) until
+/// `stop` completes. An error if the gRPC server stops first.
+async fn serve_until(
+    stop: impl Future<Output = ()>,
+    accepting: impl Future<Output = Infallible>,
+    grpc_task: &mut JoinHandle<Result<(), tonic::transport::Error>>,
+) -> Result<(), ServeError> {
+    tokio::select! {
+        () = stop => Ok(()),
+        never = accepting => match never {},
+        stopped = grpc_task => {
+            stopped??;
+            Err(ServeError::GrpcStopped)
         }
     }
 }
@@ -276,13 +336,29 @@ async fn grpc_routes(
     Ok((health, routes))
 }
 
-/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port.
-fn rest_connection_builder() -> auto::Builder<TokioExecutor> {
+/// The largest HTTP/1.1 request line and headers: over it, hyper answers 431.
+/// Go's `MaxHeaderBytes` of 12 KiB, plus its 4 KiB of read slack, refuses at
+/// the same size. Bodies are read through the same buffer, so in pieces of at
+/// most this size: echo-64k costs the same CPU, a 1 MiB body about a quarter
+/// more than with hyper's ~400 KiB default (hyper's separate `max_header_size`
+/// is not reachable through hyper-util's `auto` builder).
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
+
+/// The most HTTP/1.1 header fields (`Host` included): one more is a 431.
+/// hyper's default, set explicitly; at 100 its parser still keeps the fields
+/// on the stack.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
+/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port. A zero
+/// `header_read_timeout` means none, as for Go's `ReadHeaderTimeout`.
+fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout))
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADER_FIELDS);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -298,7 +374,7 @@ async fn accept_loop(
     router: &Router,
     graceful: &GracefulShutdown,
     connections: &mut JoinSet<()>,
-) -> std::convert::Infallible {
+) -> Infallible {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -14,9 +14,9 @@ use lab_proto::v1 as pb;
 use rust_svc::{Config, ServeError, Server};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -27,29 +27,26 @@ const WAIT: Duration = Duration::from_secs(10);
 struct Running {
     http: SocketAddr,
     grpc: SocketAddr,
-    trigger: oneshot::Sender<()>,
+    /// Each `()` sent is a SIGTERM.
+    trigger: mpsc::UnboundedSender<()>,
     serve: JoinHandle<Result<(), ServeError>>,
 }
 
-async fn start(drain_timeout: &str) -> Running {
-    let config = Config::try_parse_from([
-        "rust-svc",
-        "--http-addr",
-        "127.0.0.1:0",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--drain-timeout",
-        drain_timeout,
-    ])
+/// The service on 127.0.0.1:0 with `flags` added.
+async fn start(flags: &[&str]) -> Running {
+    let args = ["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
+    let config = Config::try_parse_from(
+        std::iter::once("rust-svc")
+            .chain(args)
+            .chain(flags.iter().copied()),
+    )
     .unwrap();
     let server = Server::bind(&config).await.unwrap();
     let (http, grpc) = (server.http_addr(), server.grpc_addr());
     assert_ne!(http.port(), 0);
     assert_ne!(grpc.port(), 0);
-    let (trigger, shutdown) = oneshot::channel::<()>();
-    let serve = tokio::spawn(server.serve(async {
-        let _ = shutdown.await;
-    }));
+    let (trigger, signals) = mpsc::unbounded_channel::<()>();
+    let serve = tokio::spawn(server.serve(UnboundedReceiverStream::new(signals)));
     Running {
         http,
         grpc,
@@ -131,7 +128,7 @@ async fn echo_in_flight(addr: SocketAddr, body: &str) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_rest_and_grpc_then_drains_in_flight_work() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
 
     // REST over HTTP/1.1 and h2c on the same port.
     for (status, content_type, body) in [
@@ -263,7 +260,7 @@ async fn serves_rest_and_grpc_then_drains_in_flight_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_do_not_hold_the_drain() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
     let io = TokioIo::new(TcpStream::connect(running.http).await.unwrap());
     let (mut h2, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
         .await
@@ -297,7 +294,7 @@ async fn idle_connections_do_not_hold_the_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_timeout_cuts_what_is_left() {
-    let running = start("300ms").await;
+    let running = start(&["--drain-timeout", "300ms"]).await;
     let mut stuck = echo_in_flight(running.http, "{}").await;
     running.trigger.send(()).unwrap();
     let result = tokio::time::timeout(WAIT, running.serve)
@@ -322,7 +319,7 @@ async fn the_drain_timeout_cuts_what_is_left() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_bodies_do_not_break_the_next_request() {
-    let running = start("10s").await;
+    let running = start(&[]).await;
     // A refused body is not read. The server says `Connection: close` so the
     // client does not reuse the connection, and closes it lingering, so that
     // the kernel does not answer the unread bytes with RST (losing the reply).
@@ -376,6 +373,257 @@ async fn refused_bodies_do_not_break_the_next_request() {
     assert!(running.serve.await.unwrap().is_ok());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_header_is_cut_after_the_header_read_timeout() {
+    let running = start(&["--header-read-timeout", "500ms"]).await;
+    let mut slow = TcpStream::connect(running.http).await.unwrap();
+    let started = std::time::Instant::now();
+    let head = b"GET /health HTTP/1.1\r\nHost: lab\r\nX-Slow: ";
+    let dripping = async {
+        // One byte every 100 ms, never finishing the head.
+        for byte in head.iter().chain(std::iter::repeat(&b'a')) {
+            if slow.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            // Others are served meanwhile.
+            let (status, _, _) = get_http1(running.http, "/health").await;
+            assert_eq!(status, StatusCode::OK);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), dripping)
+        .await
+        .expect("the server closes the slow connection");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(WAIT, slow.read_to_end(&mut rest))
+        .await
+        .expect("the slow connection is closed");
+    assert!(
+        read.is_err() || rest.is_empty(),
+        "no response: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
+    running.trigger.send(()).unwrap();
+    assert!(running.serve.await.unwrap().is_ok());
+}
+
+/// Polls `GET /health` on new connections until it says 503.
+async fn wait_for_draining(addr: SocketAddr) -> (String, Bytes) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (status, content_type, body) = get_http1(addr, "/health").await;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                return (content_type, body);
+            }
+            assert_eq!(status, StatusCode::OK);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("/health turns 503")
+}
+
+/// Waits until a new connection to `addr` is refused.
+async fn wait_for_refusal(addr: SocketAddr) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match TcpStream::connect(addr).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                // Caught in the listener's backlog as it closed.
+                Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(err) => {
+                    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the listener closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_turns_off_at_once_and_the_drain_delay_keeps_serving() {
+    let running = start(&["--drain-delay", "60s"]).await;
+    let channel = grpc_channel(running.grpc).await;
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status,
+        ServingStatus::Serving as i32
+    );
+
+    running.trigger.send(()).unwrap();
+
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status,
+        ServingStatus::NotServing as i32
+    );
+    drop(watch);
+    // New connections are accepted; /health says draining, the rest is served.
+    let (content_type, body) = wait_for_draining(running.http).await;
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, r#"{"status":"draining"}"#);
+    let (status, content_type, body) = get_h2c(running.http, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, r#"{"status":"draining"}"#);
+    assert_eq!(
+        get_http1(running.http, "/v1/users/1").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_h2c(running.http, "/v1/products?limit=1").await.0,
+        StatusCode::OK
+    );
+    let fresh = grpc_channel(running.grpc).await;
+    for service in [
+        "",
+        "lab.v1.UserService",
+        "lab.v1.CatalogService",
+        "lab.v1.OrderService",
+        "lab.v1.EchoService",
+    ] {
+        assert_eq!(
+            health_status(fresh.clone(), service).await,
+            ServingStatus::NotServing,
+            "{service:?}"
+        );
+    }
+    let user = pb::user_service_client::UserServiceClient::new(fresh.clone())
+        .get_user(pb::GetUserRequest { id: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(user.id, 1);
+    assert!(!running.serve.is_finished());
+
+    // A second signal ends the delay early: the listeners close, serve returns.
+    running.trigger.send(()).unwrap();
+    wait_for_refusal(running.http).await;
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns long before the 60 s delay")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    wait_for_refusal(running.grpc).await;
+    drop((channel, fresh));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listeners_close_when_the_drain_delay_is_over() {
+    let delay = Duration::from_millis(1500);
+    let running = start(&["--drain-delay", "1500ms"]).await;
+    let signalled = std::time::Instant::now();
+    running.trigger.send(()).unwrap();
+    wait_for_draining(running.http).await;
+    assert_eq!(get_h2c(running.http, "/v1/users/3").await.0, StatusCode::OK);
+    wait_for_refusal(running.http).await;
+    let closed = signalled.elapsed();
+    assert!(closed >= delay, "closed after {closed:?}");
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
+/// Sends `head` on a new connection and returns the response's status code.
+async fn raw_status(addr: SocketAddr, head: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before reading everything.
+    let _ = stream.write_all(head).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .expect("a response")
+            .unwrap();
+        assert_ne!(n, 0, "closed without a response");
+        response.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&response);
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"))
+}
+
+/// `GET /health` with `fields` header fields, `Host` included.
+fn head_with_fields(fields: usize) -> Vec<u8> {
+    let mut head = String::from("GET /health HTTP/1.1\r\nHost: lab\r\n");
+    for i in 1..fields {
+        head.push_str(&format!("X-Field-{i}: {i}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// A request head of exactly `size` bytes, padded in one header or in the target.
+fn head_of_size(size: usize, in_target: bool) -> Vec<u8> {
+    let (start, end) = if in_target {
+        ("GET /health?pad=", " HTTP/1.1\r\nHost: lab\r\n\r\n")
+    } else {
+        ("GET /health HTTP/1.1\r\nHost: lab\r\nX-Pad: ", "\r\n\r\n")
+    };
+    let pad = "a".repeat(size - start.len() - end.len());
+    let head = format!("{start}{pad}{end}").into_bytes();
+    assert_eq!(head.len(), size);
+    head
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_heads_over_the_limits_are_431() {
+    let running = start(&[]).await;
+    let addr = running.http;
+    assert_eq!(raw_status(addr, &head_with_fields(100)).await, 200);
+    assert_eq!(raw_status(addr, &head_with_fields(101)).await, 431);
+    assert_eq!(raw_status(addr, &head_with_fields(500)).await, 431);
+    for in_target in [false, true] {
+        for (size, want) in [
+            (15 << 10, 200),
+            (16 << 10, 200),
+            ((16 << 10) + 1, 431),
+            (17 << 10, 431),
+            (1 << 20, 431),
+        ] {
+            assert_eq!(
+                raw_status(addr, &head_of_size(size, in_target)).await,
+                want,
+                "{size} bytes, padded in the target: {in_target}"
+            );
+        }
+    }
+
+    // Bodies are not held to the head's limit.
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let document = Bytes::from(format!("\"{}\"", "x".repeat((1 << 20) - 2)));
+    for chunked in [false, true] {
+        let mut request = Request::post(format!("http://{addr}/v1/echo"))
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if chunked {
+            request = request.header(http::header::TRANSFER_ENCODING, "chunked");
+        }
+        let request = request
+            .body(http_body_util::Full::new(document.clone()))
+            .unwrap();
+        let (status, _, body) = split(client.request(request).await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "chunked: {chunked}");
+        assert_eq!(body, document);
+    }
+    running.trigger.send(()).unwrap();
+    assert!(running.serve.await.unwrap().is_ok());
+}
+
 async fn list_services_by_reflection(channel: Channel) -> Vec<String> {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -410,6 +658,8 @@ fn binary() -> tokio::process::Command {
         "LAB_WORKERS",
         "LAB_LOG_LEVEL",
         "LAB_DRAIN_TIMEOUT",
+        "LAB_DRAIN_DELAY",
+        "LAB_HEADER_READ_TIMEOUT",
     ] {
         command.env_remove(var);
     }
@@ -421,17 +671,11 @@ fn binary() -> tokio::process::Command {
     command
 }
 
-#[tokio::test]
-async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
+/// Starts the binary on port 0 with `flags` added, and reads its ready line.
+async fn spawn_binary(flags: &[&str]) -> (tokio::process::Child, SocketAddr, SocketAddr) {
     let mut child = binary()
-        .args([
-            "--http-addr",
-            "127.0.0.1:0",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-        ])
+        .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
+        .args(flags)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -445,9 +689,21 @@ async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
         .and_then(|rest| rest.strip_suffix('\n'))
         .unwrap_or_else(|| panic!("bad ready line {line:?}"));
     let (http, grpc) = rest.split_once(" grpc=").unwrap();
-    let http: SocketAddr = http.parse().unwrap();
-    let grpc: SocketAddr = grpc.parse().unwrap();
+    (child, http.parse().unwrap(), grpc.parse().unwrap())
+}
 
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+#[tokio::test]
+async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
+    let (mut child, http, grpc) = spawn_binary(&["--workers", "2"]).await;
     let (status, _, body) = get_http1(http, "/health").await;
     assert_eq!(
         (status, &body[..]),
@@ -464,15 +720,24 @@ async fn the_binary_announces_its_ports_and_exits_0_on_sigterm() {
         ServingStatus::Serving
     );
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let status = tokio::time::timeout(WAIT, child.wait())
         .await
         .expect("exit")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn the_binary_drains_and_a_second_sigterm_ends_the_delay() {
+    let (mut child, http, _) = spawn_binary(&["--drain-delay", "60s"]).await;
+    sigterm(&child);
+    wait_for_draining(http).await;
+    assert_eq!(get_http1(http, "/v1/users/1").await.0, StatusCode::OK);
+    sigterm(&child);
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exit long before the 60 s delay")
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
@@ -486,6 +751,13 @@ async fn the_binary_exits_2_on_a_bad_flag_and_1_when_it_cannot_bind() {
     ] {
         let output = binary().args(args).output().await.unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    for (var, value) in [
+        ("LAB_DRAIN_DELAY", "1"),
+        ("LAB_HEADER_READ_TIMEOUT", "soon"),
+    ] {
+        let output = binary().env(var, value).output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{var}={value}");
     }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap().to_string();

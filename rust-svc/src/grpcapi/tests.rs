@@ -342,6 +342,93 @@ async fn unknown_methods_are_unimplemented() {
     assert!(!text.contains("Nope"), "{text}");
 }
 
+/// Sends one gRPC message made of `message`'s bytes as they are, and returns
+/// the status the call ends with.
+async fn raw_unary(channel: Channel, path: &'static str, message: &[u8]) -> tonic::Status {
+    use http_body_util::{BodyExt as _, Full};
+    use tower::ServiceExt as _;
+
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(message);
+    let request = http::Request::post(path)
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .body(tonic::body::Body::new(Full::new(bytes::Bytes::from(frame))))
+        .unwrap();
+    let response = channel.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let (parts, body) = response.into_parts();
+    let trailers = body
+        .collect()
+        .await
+        .unwrap()
+        .trailers()
+        .cloned()
+        .unwrap_or_default();
+    tonic::Status::from_header_map(&parts.headers)
+        .or_else(|| tonic::Status::from_header_map(&trailers))
+        .expect("a grpc-status")
+}
+
+/// contract/README.md, "Limits and hostile input", gRPC.
+#[tokio::test]
+async fn hostile_messages() {
+    let h = start().await;
+    // Not protobuf: INTERNAL, the gRPC libraries' code for an unparseable message.
+    // (Not a field of the wrong wire type: prost refuses it, grpc-go keeps it
+    // as an unknown field.)
+    let cases: [(&str, &[u8]); 5] = [
+        // A varint that never ends.
+        ("/lab.v1.UserService/GetUser", &[0xff; 11]),
+        // Field 1 with no value.
+        ("/lab.v1.UserService/GetUser", &[0x08]),
+        // A length past the end of the message.
+        ("/lab.v1.EchoService/Echo", &[0x0a, 0x05, b'x']),
+        ("/lab.v1.OrderService/CreateOrder", &[0x12, 0x02, 0x0a]),
+        ("/lab.v1.CatalogService/ListProducts", &[0x08, 0x80]),
+    ];
+    for (path, message) in cases {
+        let status = raw_unary(h.channel.clone(), path, message).await;
+        assert_eq!(
+            status.code(),
+            Code::Internal,
+            "{path} {message:?}: {status:?}"
+        );
+    }
+    // Well-formed messages are served.
+    let status = raw_unary(
+        h.channel.clone(),
+        "/lab.v1.UserService/GetUser",
+        &[0x08, 0x01],
+    )
+    .await;
+    assert_eq!(status.code(), Code::Ok, "{status:?}");
+    let status = raw_unary(
+        h.channel.clone(),
+        "/lab.v1.EchoService/Echo",
+        &[0x0a, 0x01, b'x'],
+    )
+    .await;
+    assert_eq!(status.code(), Code::Ok, "{status:?}");
+
+    // Over 4 MiB, announced by the frame's length prefix.
+    let too_big = vec![0u8; (4 << 20) + 1];
+    let status = raw_unary(h.channel.clone(), "/lab.v1.EchoService/Echo", &too_big).await;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // Unknown methods and services.
+    for path in [
+        "/lab.v1.UserService/Nope",
+        "/lab.v1.NopeService/GetUser",
+        "/lab.v2.UserService/GetUser",
+        "/nope",
+    ] {
+        let status = raw_unary(h.channel.clone(), path, &[0x08, 0x01]).await;
+        assert_eq!(status.code(), Code::Unimplemented, "{path}: {status:?}");
+    }
+}
+
 #[tokio::test]
 async fn metrics_record_codes_at_the_end_of_each_call() {
     let h = start().await;

@@ -9,15 +9,24 @@ use serde_json::{Map, Value};
 use crate::apperror::{AppError, MAX_BODY_BYTES};
 use crate::models::{NewOrder, NewOrderItem};
 
-/// Checks the content type and size, reads the body and parses it as JSON.
-/// serde_json's recursion limit rejects more than 127 nested arrays/objects,
-/// and it rejects invalid UTF-8, unpaired surrogate escapes and trailing data.
-pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, AppError> {
+/// Checks the content type and size, and reads the body.
+pub async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, AppError> {
     if !is_json(headers) {
         return Err(AppError::UnsupportedMediaType);
     }
-    let bytes = read_limited(headers, body).await?;
-    serde_json::from_slice(&bytes).map_err(|_| AppError::invalid_json())
+    read_limited(headers, body).await
+}
+
+/// Parses a body as JSON. serde_json's recursion limit rejects more than 127
+/// nested arrays/objects, and it rejects invalid UTF-8, unpaired surrogate
+/// escapes, trailing data and numbers beyond float64 (`1e400`).
+pub fn parse_json(body: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(body).map_err(|_| AppError::invalid_json())
+}
+
+/// A `POST /v1/orders` body: JSON syntax, then the order's shape.
+pub fn order(body: &[u8]) -> Result<NewOrder, AppError> {
+    new_order(parse_json(body)?)
 }
 
 /// The media type (before any `;`, trimmed, case-insensitive) is `application/json`.

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
@@ -20,6 +21,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Result<Response, AppError> {
-    super::json(StatusCode::OK, &Health { status: "ok" })
+/// 200 `ok` while serving; 503 `draining` from the start of the drain, so
+/// that a load balancer stops sending before the listeners close.
+async fn health(State(state): State<Arc<AppState>>) -> Result<Response, AppError> {
+    if state.is_serving() {
+        super::json(StatusCode::OK, &Health { status: "ok" })
+    } else {
+        super::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health { status: "draining" },
+        )
+    }
 }

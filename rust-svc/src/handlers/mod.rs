@@ -44,7 +44,8 @@ pub fn path_id(segment: Result<Path<String>, PathRejection>) -> Result<i64, AppE
     parse_id(&raw).ok_or_else(AppError::invalid_id)
 }
 
-fn parse_id(raw: &str) -> Option<i64> {
+/// A percent-decoded path id segment: ASCII digits, value `1..=i64::MAX`.
+pub(crate) fn parse_id(raw: &str) -> Option<i64> {
     let n = parse_digits(raw.as_bytes())?;
     (n >= 1).then_some(n)
 }

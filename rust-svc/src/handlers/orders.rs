@@ -25,8 +25,8 @@ async fn create_order(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let document = decode::json_body(&headers, body).await?;
-    let new = decode::new_order(document)?;
+    let body = decode::read_json_body(&headers, body).await?;
+    let new = decode::order(&body)?;
     let order = state.services.create_order(new)?;
     super::json(StatusCode::CREATED, &*order)
 }

@@ -23,7 +23,17 @@ async fn list_products(
     State(state): State<Arc<AppState>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let query = Query::parse(raw.as_deref().unwrap_or(""))?;
+    let (limit, offset) = page_params(raw.as_deref().unwrap_or(""))?;
+    let page = ProductPage {
+        items: state.services.product_page(limit, offset),
+        total: PRODUCT_COUNT,
+    };
+    super::json(StatusCode::OK, &page)
+}
+
+/// `limit` and `offset` from a raw query string, checked in contract order.
+pub(crate) fn page_params(raw: &str) -> Result<(u64, u64), AppError> {
+    let query = Query::parse(raw)?;
     // `limit` is checked completely (syntax, then range) before `offset`.
     let limit = query
         .first(b"limit")
@@ -35,9 +45,5 @@ async fn list_products(
         .map(|raw| super::parse_digits(raw).ok_or_else(AppError::invalid_offset))
         .transpose()?;
     let offset = check_offset(offset)?;
-    let page = ProductPage {
-        items: state.services.product_page(limit, offset),
-        total: PRODUCT_COUNT,
-    };
-    super::json(StatusCode::OK, &page)
+    Ok((limit, offset))
 }

@@ -86,6 +86,28 @@ async fn health() {
 }
 
 #[tokio::test]
+async fn health_reports_the_drain() {
+    let state = AppState::new(Services::default()).unwrap();
+    let app = super::router(Arc::clone(&state));
+    state.stop_serving();
+    let reply = get(&app, "/health").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json(), json!({"status": "draining"}));
+    let reply = send(&app, Request::head("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.content_type(), "application/json");
+    assert!(reply.body.is_empty());
+    // Every other route keeps working.
+    assert_eq!(get(&app, "/v1/users/1").await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/metrics").await.status, StatusCode::OK);
+    let text = String::from_utf8(get(&app, "/metrics").await.body.to_vec()).unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/health",status="503"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn head_is_get_without_a_body() {
     let app = app();
     for uri in ["/health", "/v1/users/1", "/v1/products?limit=2", "/metrics"] {
@@ -588,6 +610,106 @@ async fn echo_rewrites_the_document() {
         echo(&app, r#"{"b": 1, "a": [ true ]}"#).await.body,
         r#"{"a":[true],"b":1}"#.as_bytes()
     );
+}
+
+/// contract/README.md, "Limits and hostile input" (the HTTP rows the router decides).
+#[tokio::test]
+async fn hostile_input() {
+    let app = app();
+    let invalid = "request body is not valid JSON";
+    let deep_objects = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000));
+    for uri in ["/v1/echo", "/v1/orders"] {
+        for body in [
+            nested(10_000),
+            deep_objects.clone(),
+            r#"{"user_id":1,"items":[{"sku":"SKU-00001","quantity":1}"#.to_owned(),
+            r#"{"user_id":1,"#.to_owned(),
+            "1e400".to_owned(),
+        ] {
+            post_json(&app, uri, body)
+                .await
+                .assert_error(400, "bad_request", invalid);
+        }
+        let not_utf8 = b"{\"user_id\":1,\"items\":[{\"sku\":\"\xff\xfe\",\"quantity\":1}]}";
+        post_json(&app, uri, &not_utf8[..])
+            .await
+            .assert_error(400, "bad_request", invalid);
+    }
+    for (body, message) in [
+        (
+            r#"{"user_id":18446744073709551616,"items":[{"sku":"SKU-00001","quantity":1}]}"#,
+            "field user_id must be an integer",
+        ),
+        (
+            r#"{"user_id":1,"items":[{"sku":"SKU-00001","quantity":18446744073709551616}]}"#,
+            "field items[0].quantity must be an integer",
+        ),
+        (
+            r#"{"user_id":123456789012345678901234567890,"items":[]}"#,
+            "field user_id must be an integer",
+        ),
+    ] {
+        post_json(&app, "/v1/orders", body)
+            .await
+            .assert_error(400, "bad_request", message);
+    }
+
+    // Beyond 64 bits: echoed by value while it fits a float64, else not JSON.
+    for (body, want) in [
+        (
+            "123456789012345678901234567890",
+            json!(1.234_567_890_123_456_8e29),
+        ),
+        ("18446744073709551616", json!(18_446_744_073_709_551_616.0)),
+        ("[1.7976931348623157e308]", json!([f64::MAX])),
+        // Below the smallest float64: rounds to zero, keeping the sign.
+        ("1e-400", json!(0.0)),
+        ("-1e-400", json!(-0.0)),
+    ] {
+        let reply = echo(&app, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{body}");
+        assert_eq!(reply.json(), want, "{body}");
+    }
+    let minus_zero: f64 = serde_json::from_slice(&echo(&app, "-1e-400").await.body).unwrap();
+    assert!(minus_zero == 0.0 && minus_zero.is_sign_negative());
+    for body in [
+        "1e400",
+        "-1e400",
+        r#"{"n":[1e400]}"#,
+        "1.7976931348623159e308",
+    ] {
+        echo(&app, body)
+            .await
+            .assert_error(400, "bad_request", invalid);
+    }
+
+    for id in [
+        "-1",
+        "0",
+        "1e3",
+        "%00",
+        "%2e%2e",
+        "..",
+        "99999999999999999999",
+    ] {
+        for resource in ["users", "orders"] {
+            get(&app, &format!("/v1/{resource}/{id}"))
+                .await
+                .assert_error(400, "bad_request", "invalid id: must be a positive integer");
+        }
+    }
+    // Routing is on the raw path: nothing is cleaned or redirected.
+    for uri in [
+        "/v1/users/../",
+        "/v1/users/../1",
+        "/v1/users/./1",
+        "/v1/users/%2e%2e/1",
+        "//v1/users/1",
+    ] {
+        get(&app, uri)
+            .await
+            .assert_error(404, "not_found", "no such route");
+    }
 }
 
 #[tokio::test]
