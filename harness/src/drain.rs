@@ -5,9 +5,11 @@
 //!
 //! - **completed**: the expected answer;
 //! - **not accepted**: the service never took it, which a client may safely
-//!   retry: a refused connection (the listener had closed), or an HTTP/1.1
-//!   keep-alive connection the service closed while it was idle (the request
-//!   raced the close and no byte of a response came back);
+//!   retry: a refused connection (the listener had closed); a request the
+//!   HTTP client still held when its connection closed (hyper hands it back
+//!   unsent); an HTTP/2 stream refused by GOAWAY or REFUSED_STREAM; or an
+//!   HTTP/1.1 keep-alive connection the service closed while it was idle (the
+//!   request raced the close and no byte of a response came back);
 //! - **failed**: anything else, such as an error status, a reset after the
 //!   request was taken, or a timeout. A drain that loses nothing has none.
 //!
@@ -298,6 +300,12 @@ fn classify(outcome: &Outcome, reused: bool) -> Class {
     match outcome {
         Outcome::Ok => Class::Completed,
         Outcome::Error(class) if class == "connect" => Class::NotAccepted("connection refused"),
+        Outcome::Error(class) if class == "refused_stream" => {
+            Class::NotAccepted("stream refused (GOAWAY)")
+        }
+        Outcome::Error(class) if class == "not_sent" => {
+            Class::NotAccepted("connection closed before sending")
+        }
         Outcome::Error(class) if class == "reset" && reused => {
             Class::NotAccepted("idle keep-alive closed")
         }
@@ -719,6 +727,14 @@ mod tests {
         assert_eq!(
             classify(&err("reset"), true),
             Class::NotAccepted("idle keep-alive closed")
+        );
+        assert_eq!(
+            classify(&err("refused_stream"), false),
+            Class::NotAccepted("stream refused (GOAWAY)")
+        );
+        assert_eq!(
+            classify(&err("not_sent"), false),
+            Class::NotAccepted("connection closed before sending")
         );
         // A reset on a connection that had carried nothing is not the idle race.
         assert_eq!(

@@ -44,10 +44,19 @@ pub struct Config {
     #[arg(long, env = "LAB_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
     pub drain_delay: Duration,
 
-    /// How long an HTTP/1.1 client may take to send a request's headers
-    /// (`0s` disables the limit, as Go's `ReadHeaderTimeout` does).
-    #[arg(long, env = "LAB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long an HTTP/1.1 client may take to send a request's headers; > 0
+    /// (a slow client always meets a limit).
+    #[arg(long, env = "LAB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_read_timeout: Duration,
+}
+
+/// A humantime duration that is not zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be > 0".to_owned()),
+        Ok(d) => Ok(d),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 impl Config {
@@ -142,6 +151,7 @@ mod tests {
             &["--drain-timeout", "10"],
             &["--drain-delay", "-1s"],
             &["--header-read-timeout", "soon"],
+            &["--header-read-timeout", "0s"],
             &["--nope"],
         ] {
             let err = parse(args).unwrap_err();

@@ -349,20 +349,21 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// on the stack.
 pub const MAX_HEADER_FIELDS: usize = 100;
 
-/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port. A zero
-/// `header_read_timeout` means none, as for Go's `ReadHeaderTimeout`.
+/// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port.
 fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout))
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADER_FIELDS);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // hyper's default, and go-svc's http2 limit (MaxHeaderBytes + 10 × 32).
+        .max_header_list_size(16 << 10);
     builder
 }
 

@@ -226,15 +226,25 @@ pub fn classify(err: &(dyn StdError + 'static)) -> &'static str {
                 _ => "reset",
             };
         }
-        if let Some(h2) = e.downcast_ref::<h2::Error>()
-            && (h2.is_reset() || h2.is_go_away() || h2.is_io())
-        {
-            class = "reset";
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            // RFC 9113 §8.7: a stream above a GOAWAY's last id, or reset with
+            // REFUSED_STREAM, was never processed; a client may retry it.
+            if h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM) {
+                return "refused_stream";
+            }
+            if h2.is_reset() || h2.is_io() {
+                class = "reset";
+            }
         }
-        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
-            && (hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled())
-        {
-            class = "reset";
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            // hyper hands a queued request back unsent when its connection
+            // closes first ("connection closed"): the server never saw it.
+            if hyper.is_canceled() {
+                return "not_sent";
+            }
+            if hyper.is_incomplete_message() || hyper.is_closed() {
+                class = "reset";
+            }
         }
         current = e.source();
     }

@@ -59,9 +59,16 @@ pub type Layers = Stack<MessageLimitStatusLayer, Stack<GrpcMetricsLayer, Identit
 pub fn server_builder(metrics: Arc<Metrics>) -> tonic::transport::Server<Layers> {
     tonic::transport::Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // hyper's defaults, fixed (no adaptive window), set as go-svc sets them:
+        // what a client that never reads can park in the server is bounded.
+        .initial_stream_window_size(GRPC_WINDOW_BYTES)
+        .initial_connection_window_size(GRPC_WINDOW_BYTES)
         .layer(GrpcMetricsLayer::new(metrics))
         .layer(MessageLimitStatusLayer)
 }
+
+/// HTTP/2 flow-control window per stream and per connection.
+pub const GRPC_WINDOW_BYTES: u32 = 1 << 20;
 
 /// The names the health service reports on, besides `""`.
 pub const SERVICE_NAMES: [&str; 4] = [
