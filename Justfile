@@ -112,6 +112,14 @@ images *flags="": build
 
 ## Checks
 
+# Go targets run one after another, then the Rust ones (the first AddressSanitizer build takes minutes).
+# Fuzz both services' request decoding and validation, SECONDS per target: go test -fuzz and cargo-fuzz.
+[group('checks')]
+fuzz seconds="600":
+    command -v cargo-fuzz >/dev/null || {{cargo}} install cargo-fuzz --locked
+    go-svc/scripts/fuzz.sh {{seconds}}s
+    rust-svc/scripts/fuzz.sh {{seconds}}
+
 # Format Rust and Go sources in place.
 [group('checks')]
 fmt:
