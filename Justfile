@@ -14,7 +14,7 @@ default:
 
 # Verifies both services, runs every contract call in interleaved repetitions, times startup,
 # measures images, and writes reports/<run-id>/{report.md,index.html,plots/,results.json}.
-# The whole comparison, quick suite (scenarios/suites/quick.toml, about 4.5 min): reports/latest/index.html
+# The whole comparison, quick suite (scenarios/suites/quick.toml, about 5 min): reports/latest/index.html
 [group('main')]
 bench *flags="": build
     {{harness}} bench scenarios/suites/quick.toml --no-build {{flags}}
