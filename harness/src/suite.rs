@@ -459,9 +459,15 @@ fn optional_duration(
     v: &Option<Spanned<String>>,
 ) -> Result<Option<Duration>, ScenarioError> {
     let Some(v) = v else { return Ok(None) };
-    humantime::parse_duration(v.get_ref())
-        .map(Some)
-        .map_err(|e| file.err(v.span(), format!("bad duration {:?}: {e}", v.get_ref())))
+    let d = humantime::parse_duration(v.get_ref())
+        .map_err(|e| file.err(v.span(), format!("bad duration {:?}: {e}", v.get_ref())))?;
+    if d > crate::scenario::MAX_DURATION {
+        return Err(file.err(
+            v.span(),
+            format!("duration {:?} is longer than a day (24h)", v.get_ref()),
+        ));
+    }
+    Ok(Some(d))
 }
 
 #[cfg(test)]

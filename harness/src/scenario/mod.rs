@@ -15,7 +15,7 @@ mod template;
 
 pub use overrides::Overrides;
 pub(crate) use parse::File;
-pub use parse::{ScenarioError, load, validate_dir};
+pub use parse::{MAX_DURATION, ScenarioError, load, validate_dir};
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]

@@ -1171,14 +1171,25 @@ fn rate_value(file: &File, value: &Spanned<Int>) -> Result<u64, ScenarioError> {
     })
 }
 
+/// The longest duration a file may give: a day. Longer is a typo, and sums of
+/// such spans would overflow the schedule's nanosecond clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 fn duration(file: &File, value: &Spanned<DurationText>) -> Result<Duration, ScenarioError> {
     let text = &value.get_ref().0;
-    humantime::parse_duration(text).map_err(|e| {
+    let d = humantime::parse_duration(text).map_err(|e| {
         file.err(
             value.span(),
             format!("invalid duration \"{text}\" ({e}): expected a number and a unit, such as \"10s\" or \"500ms\""),
         )
-    })
+    })?;
+    if d > MAX_DURATION {
+        return Err(file.err(
+            value.span(),
+            format!("duration \"{text}\" is longer than a day (24h), the most a scenario may give"),
+        ));
+    }
+    Ok(d)
 }
 
 fn positive_duration(
@@ -1590,6 +1601,21 @@ p99 = "5ms"
         let err = Dir::new().load(text).expect_err("an error");
         assert_eq!(err.at, None, "{err}");
         err
+    }
+
+    #[test]
+    fn durations_beyond_a_day_are_refused() {
+        assert_eq!(
+            ok(&users_load("rate = 1\nduration = \"24h\""))
+                .load
+                .duration,
+            MAX_DURATION
+        );
+        fails(
+            &users_load("rate = 1\nduration = \"1000years\""),
+            (6, 12),
+            "longer than a day (24h)",
+        );
     }
 
     #[test]

@@ -455,6 +455,10 @@ fn dur(positive: bool) -> impl Strategy<Value = Dur> {
         .prop_filter("a positive duration", move |d| {
             !positive || !d.value().is_zero()
         })
+        // Files may give at most a day; three stages of 8 hours stay within it.
+        .prop_filter("at most 8 hours", |d| {
+            d.value() <= Duration::from_secs(8 * 3600)
+        })
 }
 
 fn value() -> impl Strategy<Value = Value> {
