@@ -18,7 +18,7 @@ use crate::placement::Placement;
 use crate::probe::procfs::Process;
 use crate::results::{Failure, ResultsFile, RunRecord};
 use crate::runner::{self, RunOptions};
-use crate::scenario::Protocol;
+use crate::scenario::{Protocol, Scenario};
 use crate::suite::{Capacity, CapacityScenario, Suite};
 use crate::target::{Layout, RunWatch, Target};
 
@@ -183,15 +183,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                         }
                         Err(err) => {
                             ok = false;
-                            eprintln!("  FAILED: {err:#}");
-                            file.push_failure(&Failure::new(
-                                "drain",
-                                target.name(),
-                                &scenario.name,
-                                Some(rep),
-                                &err,
-                                began.elapsed().as_secs_f64(),
-                            ))?;
+                            failed(&mut file, "drain", target, scenario, rep, &err, began)?;
                         }
                     }
                     continue;
@@ -215,15 +207,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                     }
                     Err(err) => {
                         ok = false;
-                        eprintln!("  FAILED: {err:#}");
-                        file.push_failure(&Failure::new(
-                            "run",
-                            target.name(),
-                            &scenario.name,
-                            Some(rep),
-                            &err,
-                            began.elapsed().as_secs_f64(),
-                        ))?;
+                        failed(&mut file, "run", target, scenario, rep, &err, began)?;
                     }
                 }
             }
@@ -265,15 +249,15 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                         }
                         Err(err) => {
                             ok = false;
-                            eprintln!("  FAILED: {err:#}");
-                            file.push_failure(&Failure::new(
+                            failed(
+                                &mut file,
                                 "capacity",
-                                target.name(),
-                                &cs.scenario.name,
-                                Some(rep),
+                                target,
+                                &cs.scenario,
+                                rep,
                                 &err,
-                                began.elapsed().as_secs_f64(),
-                            ))?;
+                                began,
+                            )?;
                         }
                     }
                 }
@@ -648,4 +632,25 @@ pub fn link_latest(out: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, parent.join("latest"))
         .with_context(|| format!("replacing {}", parent.join("latest").display()))?;
     Ok(())
+}
+
+/// Prints a run that could not be measured and records it in `failures[]`.
+fn failed(
+    file: &mut ResultsFile,
+    kind: &'static str,
+    target: Target,
+    scenario: &Scenario,
+    repetition: u32,
+    err: &anyhow::Error,
+    began: Instant,
+) -> anyhow::Result<()> {
+    eprintln!("  FAILED: {err:#}");
+    file.push_failure(&Failure::new(
+        kind,
+        target.name(),
+        &scenario.name,
+        Some(repetition),
+        err,
+        began.elapsed().as_secs_f64(),
+    ))
 }

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
+use crate::load::client::RawCodec;
+use bytes::{BufMut, Bytes};
 use lab_proto::v1;
 use prost::Message;
 use serde_json::{Value, json};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use super::Check;
 use super::client::{GrpcClient, GrpcRequest, Outcome, code_name};
@@ -468,47 +468,10 @@ fn served_meanwhile<T>(
 
 // ---------------------------------------------------------------- gRPC
 
-/// Sends and receives message bytes as they are, so that the service gets
-/// exactly what the check wrote.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
 /// One unary call with `message` as its exact bytes, on a connection of its own.
-async fn raw_unary(addr: SocketAddr, path: &str, message: Bytes) -> Result<Bytes, String> {
+/// Returns the reply's length: the load engine's codec sends the bytes as
+/// given and counts the reply without decoding it.
+async fn raw_unary(addr: SocketAddr, path: &str, message: Bytes) -> Result<usize, String> {
     let call = async {
         let client = GrpcClient::connect(addr)
             .await
@@ -584,7 +547,7 @@ async fn grpc(subject: &Subject) -> Vec<Check> {
         let want = code_name(case.want);
         let got = match &result {
             Err(got) => got.clone(),
-            Ok(reply) => format!("OK with {} bytes", reply.len()),
+            Ok(reply) => format!("OK with {reply} bytes"),
         };
         let problems = if got.starts_with(&format!("{want} ")) {
             vec![]
