@@ -25,6 +25,19 @@ bench *flags="": build
 bench-full *flags="": build
     {{harness}} bench scenarios/suites/full.toml --no-build {{flags}}
 
+# Then `harness stability` on the three: exit 1 if a headline verdict differs, two intervals do not
+# overlap, or more than 1 run in 50 was left out. Tells whether this machine's verdicts can be trusted.
+# The quick suite 3 times in a row (about 18 minutes), into reports/stability-<UTC time>/run-{1,2,3}.
+[group('main')]
+bench-stability *flags="": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=reports/stability-$(date -u +%Y%m%dT%H%M%SZ)
+    for i in 1 2 3; do
+        {{harness}} bench scenarios/suites/quick.toml --no-build --out "$dir/run-$i" {{flags}}
+    done
+    {{harness}} stability "$dir"/run-1 "$dir"/run-2 "$dir"/run-3 --markdown "$dir/stability.md"
+
 # Then checks the report it wrote: files, plots, re-rendering, compare against itself, the Pages index.
 # The whole bench pipeline end to end with 1-second scenarios (scenarios/suites/smoke.toml).
 [group('main')]
@@ -94,11 +107,11 @@ loadgen-bench *flags="": build
 
 ## Build
 
-# Release builds of rust-svc, go-svc (target/go-svc/go-svc) and the harness.
+# Release builds of rust-svc, go-svc (target/go-svc/go-svc), their static builds for images, and the harness.
 [group('build')]
 build:
     {{cargo}} build --release -p harness
-    {{harness}} build --target all
+    {{harness}} build --target all --static
 
 # Start each service on free ports and run the conformance suite against it.
 [group('build')]

@@ -29,6 +29,8 @@ pub struct Options {
     pub build: bool,
     /// Run the conformance suite first (refuse targets that fail it).
     pub verify: bool,
+    /// How many more times a run the instrument spoiled is tried in its place.
+    pub retries: u32,
 }
 
 /// The `suite` object of results.json.
@@ -39,6 +41,8 @@ struct SuiteRecord<'a> {
     path: String,
     targets: Vec<&'static str>,
     repetitions: u32,
+    /// `--retries`: how many more tries a spoiled run gets in its place.
+    retries: u32,
     idle_wait_s: f64,
     after_wait_s: f64,
     scenarios: Vec<&'a str>,
@@ -170,8 +174,8 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                     break 'runs;
                 }
                 progress.starting(rep, suite.repetitions, target, &scenario.name);
-                let began = Instant::now();
                 if scenario.drain.is_some() {
+                    let began = Instant::now();
                     match runtime.block_on(drain::run(layout, target, scenario, &options.placement))
                     {
                         Ok(mut record) => {
@@ -188,26 +192,59 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
                     }
                     continue;
                 }
-                let outcome = runtime.block_on(runner::run_on_fresh_service(
-                    layout,
-                    target,
-                    scenario,
-                    &run_options,
-                ));
-                match outcome {
-                    Ok((mut record, _)) => {
-                        record.repetition = Some(rep);
-                        record.placement_warnings = options.placement.warnings.clone();
-                        eprintln!("  {}", crate::report::terminal::run_line(&record));
-                        file.push_run(&record)?;
-                    }
-                    Err(err) if err.is::<Interrupted>() => {
-                        interrupted = true;
-                        break 'runs;
-                    }
-                    Err(err) => {
-                        ok = false;
-                        failed(&mut file, "run", target, scenario, rep, &err, began)?;
+                // Tries in the same place of the interleaving until one is not
+                // spoiled by the instrument, or the retries are used up.
+                for attempt in 1..=options.retries + 1 {
+                    let began = Instant::now();
+                    let outcome = runtime.block_on(runner::run_on_fresh_service(
+                        layout,
+                        target,
+                        scenario,
+                        &run_options,
+                    ));
+                    let retry = attempt <= options.retries;
+                    match outcome {
+                        Ok((mut record, _)) => {
+                            record.repetition = Some(rep);
+                            record.attempt = Some(attempt);
+                            record.placement_warnings = options.placement.warnings.clone();
+                            let spoiled = spoiled(&record);
+                            if retry {
+                                record.retried = spoiled.clone();
+                            }
+                            eprintln!("  {}", crate::report::terminal::run_line(&record));
+                            file.push_run(&record)?;
+                            match spoiled {
+                                Some(why) if retry => {
+                                    progress.retrying(attempt, options.retries, &why)
+                                }
+                                _ => break,
+                            }
+                        }
+                        Err(err) if err.is::<Interrupted>() => {
+                            interrupted = true;
+                            break 'runs;
+                        }
+                        Err(err) => {
+                            let probe = err.is::<runner::ProbeFailed>();
+                            let mut failure = Failure::new(
+                                "run",
+                                target.name(),
+                                &scenario.name,
+                                Some(rep),
+                                &err,
+                                began.elapsed().as_secs_f64(),
+                            );
+                            failure.attempt = Some(attempt);
+                            failure.retried = probe && retry;
+                            eprintln!("  FAILED: {err:#}");
+                            file.push_failure(&failure)?;
+                            if !failure.retried {
+                                ok = false;
+                                break;
+                            }
+                            progress.retrying(attempt, options.retries, &format!("{err:#}"));
+                        }
                     }
                 }
             }
@@ -303,6 +340,17 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
     Ok(ok)
 }
 
+/// Why the instrument, not the service, spoiled a run, if it did: the
+/// generator could not keep its schedule.
+fn spoiled(record: &RunRecord) -> Option<String> {
+    record
+        .generator_saturated
+        .then(|| match &record.saturation {
+            Some(why) => format!("generator saturated ({why})"),
+            None => "generator saturated".to_owned(),
+        })
+}
+
 fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
     SuiteRecord {
         name: &suite.name,
@@ -310,6 +358,7 @@ fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
         path: suite.path.display().to_string(),
         targets: suite.targets.iter().map(|t| t.name()).collect(),
         repetitions: suite.repetitions,
+        retries: options.retries,
         idle_wait_s: suite.idle_wait.as_secs_f64(),
         after_wait_s: suite.after_wait.as_secs_f64(),
         scenarios: suite.scenarios.iter().map(|s| s.name.as_str()).collect(),
@@ -361,6 +410,17 @@ impl Progress {
         eprintln!(
             "[{}/{}] repetition {rep}/{reps}: {target} {scenario}{eta}",
             self.done, self.total
+        );
+    }
+
+    /// A try was spoiled by the instrument; the next runs in its place.
+    fn retrying(&mut self, attempt: u32, retries: u32, why: &str) {
+        self.total += 1;
+        self.done += 1;
+        eprintln!(
+            "  retrying in place, try {} of at most {}: {why}",
+            attempt + 1,
+            retries + 1
         );
     }
 }

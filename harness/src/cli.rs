@@ -35,6 +35,9 @@ enum Command {
     Build {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
+        /// Also build the static binaries that `images` puts into FROM scratch images.
+        #[arg(long = "static")]
+        with_static: bool,
     },
     /// Start each built service on free loopback ports (with
     /// --header-read-timeout 2s), run the conformance suite against it, stop
@@ -206,9 +209,16 @@ enum Command {
         /// Skip the conformance check (the report then says the targets were not verified).
         #[arg(long)]
         no_verify: bool,
-        /// Use the binaries as they are (no cargo / go build, no static builds for images).
+        /// Use the binaries as they are (no cargo / go build); a static binary
+        /// for images that does not exist yet is still built.
         #[arg(long)]
         no_build: bool,
+        /// Run a scenario run again, in its place in the interleaving, when the
+        /// instrument spoiled it (generator saturated, or a probe failed), up
+        /// to N more times. Every try is kept in results.json; only a run whose
+        /// retries are used up is left out of the statistics.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        retries: u32,
         #[command(flatten)]
         binaries: BinaryArgs,
     },
@@ -239,6 +249,23 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
     },
+    /// Do repeated benches of the same code agree? For each headline row of
+    /// the decision table, print every run's estimate, interval and verdict,
+    /// whether all verdicts agree and whether every two runs' intervals
+    /// overlap, and how many runs each left out after retries.
+    ///
+    /// Exit 1 when a row's verdicts differ, two runs' intervals do not
+    /// overlap, or more than 1 run in 50 was left out: then the verdicts of
+    /// one run on this machine cannot be trusted. `just bench-stability` runs
+    /// the quick suite 3 times and this on the results.
+    Stability {
+        /// Two or more results.json files, or run directories holding one.
+        #[arg(value_name = "RESULTS", num_args = 2.., required = true)]
+        results: Vec<PathBuf>,
+        /// Also write the table as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
     /// Write SITE/index.html: every run under SITE/runs/*/ (newest first) and
     /// trend charts of the headline metrics across runs (CI's GitHub Pages).
     Pages {
@@ -258,18 +285,22 @@ enum Command {
     /// (crt-static Rust, CGO_ENABLED=0 Go), builds each image as
     /// localhost/benchlab/<svc>:<git revision>, and reads its size, layer count
     /// and gzipped layer size. A figure that cannot be measured is null with a
-    /// note. Without podman or docker the image fields are null and the exit
-    /// code is 0; a builder that fails exits 1.
+    /// note. Without a usable podman or docker (on PATH, and `info` answers:
+    /// a docker CLI whose daemon is down is not usable) the image fields are
+    /// null with the reason, and the exit code is 0; a builder that works but
+    /// whose build fails exits 1.
     Images {
         #[arg(long, value_enum, default_value_t = TargetArg::All)]
         target: TargetArg,
-        /// Container builder: auto is podman if on PATH, else docker.
+        /// Container builder: auto is podman if it is on PATH and `podman info`
+        /// answers, else docker likewise.
         #[arg(long, value_enum, default_value_t = crate::images::BuilderChoice::Auto)]
         builder: crate::images::BuilderChoice,
         /// Add the measurements to DIR/results.json (`artifacts`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Use the binaries as they are: no `harness build` and no static builds.
+        /// Use the binaries as they are: no `harness build`, and a static
+        /// binary is built only if there is none yet.
         #[arg(long)]
         no_build: bool,
     },
@@ -390,10 +421,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(Layout::new(root))
     };
     match cli.command {
-        Command::Build { target } => {
+        Command::Build {
+            target,
+            with_static,
+        } => {
             let layout = layout()?;
             for t in target.targets() {
                 layout.build(t)?;
+                if with_static {
+                    crate::images::build_static(&layout, t)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -489,6 +526,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cpus,
             no_verify,
             no_build,
+            retries,
             binaries,
         } => {
             let suite = crate::suite::load(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -499,6 +537,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 placement: cpus.resolve()?,
                 build: !no_build,
                 verify: !no_verify,
+                retries,
             };
             crate::interrupt::install()?;
             let measured = crate::bench::run(&layout, &suite, &options);
@@ -552,6 +591,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
+            })
+        }
+        Command::Stability { results, markdown } => {
+            let runs = crate::stability::read(&results)?;
+            let analyses: Vec<_> = runs.iter().map(|r| &r.analysis).collect();
+            let stability = crate::stability::check(&analyses);
+            let text = crate::stability::render(&runs, &stability);
+            print!("{text}");
+            if let Some(path) = markdown {
+                crate::results::write_atomically(&path, text.as_bytes())?;
+            }
+            Ok(if stability.problems().is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
         }
         Command::Pages { site } => {

@@ -44,7 +44,7 @@ pub struct Artifact {
 /// Which program builds the images (`--builder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BuilderChoice {
-    /// podman if it is on PATH, else docker.
+    /// podman if it is on PATH and `podman info` answers, else docker likewise.
     Auto,
     Podman,
     Docker,
@@ -56,14 +56,6 @@ impl BuilderChoice {
             BuilderChoice::Auto => &[BuilderKind::Podman, BuilderKind::Docker],
             BuilderChoice::Podman => &[BuilderKind::Podman],
             BuilderChoice::Docker => &[BuilderKind::Docker],
-        }
-    }
-
-    fn unavailable_note(self) -> &'static str {
-        match self {
-            BuilderChoice::Auto => "unavailable (no podman or docker)",
-            BuilderChoice::Podman => "unavailable (no podman)",
-            BuilderChoice::Docker => "unavailable (no docker)",
         }
     }
 }
@@ -91,11 +83,28 @@ pub struct Builder {
 }
 
 /// The first builder `choice` allows that is an executable file in one of the
-/// directories of `search_path` (a PATH-style list).
-pub fn find_builder(choice: BuilderChoice, search_path: &OsStr) -> Option<Builder> {
-    choice.candidates().iter().find_map(|&kind| {
-        find_executable(kind.name(), search_path).map(|program| Builder { kind, program })
-    })
+/// directories of `search_path` (a PATH-style list) and that `usable` accepts;
+/// otherwise why none is, as an image note: `unavailable: podman not found;
+/// docker not usable (`docker info`: Cannot connect to the Docker daemon …)`.
+pub fn select_builder(
+    choice: BuilderChoice,
+    search_path: &OsStr,
+    usable: impl Fn(&Builder) -> Result<(), String>,
+) -> Result<Builder, String> {
+    let mut why = Vec::new();
+    for &kind in choice.candidates() {
+        let name = kind.name();
+        let Some(program) = find_executable(name, search_path) else {
+            why.push(format!("{name} not found"));
+            continue;
+        };
+        let builder = Builder { kind, program };
+        match usable(&builder) {
+            Ok(()) => return Ok(builder),
+            Err(reason) => why.push(format!("{name} not usable (`{name} info`: {reason})")),
+        }
+    }
+    Err(format!("unavailable: {}", why.join("; ")))
 }
 
 pub fn find_executable(name: &str, search_path: &OsStr) -> Option<PathBuf> {
@@ -125,11 +134,20 @@ pub fn run(
     out: Option<&Path>,
 ) -> anyhow::Result<bool> {
     let mut file = out.map(crate::results::ResultsFile::open).transpose()?;
-    let builder = find_builder(choice, &std::env::var_os("PATH").unwrap_or_default());
+    let selected = select_builder(
+        choice,
+        &std::env::var_os("PATH").unwrap_or_default(),
+        Builder::answers,
+    );
+    let (builder, absent) = match selected {
+        Ok(builder) => (Some(builder), None),
+        Err(why) => (None, Some(why)),
+    };
     let builder_name = builder.as_ref().map(Builder::version);
-    match builder.as_ref().zip(builder_name.as_ref()) {
-        Some((b, name)) => eprintln!("images: builder {name} ({})", b.program.display()),
-        None => eprintln!("images: {}", choice.unavailable_note()),
+    match (&builder, &builder_name, &absent) {
+        (Some(b), Some(name), _) => eprintln!("images: builder {name} ({})", b.program.display()),
+        (_, _, Some(why)) => eprintln!("images: {why}"),
+        _ => {}
     }
     let revision = git_revision(layout.root());
     let mut ok = true;
@@ -138,9 +156,10 @@ pub fn run(
         let (artifact, target_ok) = measure(
             layout,
             target,
-            builder.as_ref(),
+            builder
+                .as_ref()
+                .ok_or(absent.as_deref().unwrap_or_default()),
             builder_name.clone(),
-            choice,
             build,
             revision.as_deref(),
         )?;
@@ -172,9 +191,8 @@ fn service(target: Target) -> &'static str {
 fn measure(
     layout: &Layout,
     target: Target,
-    builder: Option<&Builder>,
+    builder: Result<&Builder, &str>,
     builder_name: Option<String>,
-    choice: BuilderChoice,
     build: bool,
     revision: Option<&str>,
 ) -> anyhow::Result<(Artifact, bool)> {
@@ -205,24 +223,19 @@ fn measure(
         image_note: None,
     };
 
-    let static_binary = if build {
-        build_static(layout, target)
-    } else {
-        static_path(layout, target).and_then(|path| {
-            if path.is_file() {
-                Ok(path)
-            } else {
-                bail!(
-                    "no static binary at {}; run without --no-build",
-                    path.display()
-                )
-            }
-        })
-    };
+    // Without --no-build it is rebuilt; with it, built only if it is missing,
+    // since what goes into the image must be measured, not assumed.
+    let static_binary = static_path(layout, target).and_then(|path| {
+        if build || !path.is_file() {
+            build_static(layout, target)
+        } else {
+            Ok(path)
+        }
+    });
     let static_binary = match static_binary {
         Ok(path) => path,
         Err(err) => {
-            artifact.image_note = Some(format!("unavailable (static binary: {err:#})"));
+            artifact.image_note = Some(format!("unavailable: static binary: {err:#}"));
             return Ok((artifact, false));
         }
     };
@@ -232,22 +245,25 @@ fn measure(
         Ok(None) => artifact.static_binary_bytes = Some(bytes.len() as u64),
         Ok(Some(interpreter)) => {
             artifact.image_note = Some(format!(
-                "unavailable (refusing to build an image from {}: it is dynamically linked, \
-                 with interpreter {interpreter}; a FROM scratch image has no loader)",
+                "unavailable: refusing to build an image from {}: it is dynamically linked, \
+                 with interpreter {interpreter}; a FROM scratch image has no loader",
                 static_binary.display()
             ));
             return Ok((artifact, false));
         }
         Err(err) => {
-            artifact.image_note = Some(format!("unavailable ({}: {err})", static_binary.display()));
+            artifact.image_note = Some(format!("unavailable: {}: {err}", static_binary.display()));
             return Ok((artifact, false));
         }
     }
     drop(bytes);
 
-    let Some(builder) = builder else {
-        artifact.image_note = Some(choice.unavailable_note().to_owned());
-        return Ok((artifact, true));
+    let builder = match builder {
+        Ok(builder) => builder,
+        Err(why) => {
+            artifact.image_note = Some(why.to_owned());
+            return Ok((artifact, true));
+        }
     };
     let tag = revision.unwrap_or("latest");
     let reference = format!("localhost/benchlab/{}:{tag}", service(target));
@@ -296,7 +312,7 @@ fn static_path(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> {
 }
 
 /// Builds the static binary of `target` and returns its path.
-fn build_static(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> {
+pub fn build_static(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> {
     let path = static_path(layout, target)?;
     let mut cmd = match target {
         Target::Rust => {
@@ -387,6 +403,19 @@ fn git_revision(root: &Path) -> Option<String> {
     Some(if dirty { format!("{rev}-dirty") } else { rev })
 }
 
+/// How long `<builder> info` may take before the builder counts as unusable.
+const INFO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The last non-blank line of a program's output.
+fn last_line(output: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
 /// Runs `cmd` with its output captured; on failure, its last stderr line.
 fn run_quiet(cmd: &mut Command) -> Result<String, String> {
     let output = cmd
@@ -397,12 +426,8 @@ fn run_quiet(cmd: &mut Command) -> Result<String, String> {
         return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map_or_else(|| format!("exit status {}", output.status), str::to_owned);
+    let last =
+        last_line(&output.stderr).unwrap_or_else(|| format!("exit status {}", output.status));
     if !stderr.trim().is_empty() {
         eprintln!("{}", stderr.trim_end());
     }
@@ -414,6 +439,38 @@ impl Builder {
         let mut cmd = Command::new(&self.program);
         cmd.stdin(Stdio::null());
         cmd
+    }
+
+    /// Ok when `<builder> info` answers within 30 s: a docker CLI whose daemon
+    /// is down is on PATH but cannot build. Otherwise its last stderr line.
+    fn answers(&self) -> Result<(), String> {
+        let mut cmd = self.command();
+        cmd.arg("info").stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", self.program.display()))?;
+        let deadline = std::time::Instant::now() + INFO_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("no answer within {} s", INFO_TIMEOUT.as_secs()));
+                }
+                Err(err) => return Err(format!("waiting for it: {err}")),
+            }
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|err| format!("reading its output: {err}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(last_line(&output.stderr).unwrap_or_else(|| format!("exit status {}", output.status)))
     }
 
     /// `podman 4.3.1`, or just the name if `--version` says nothing usable.
@@ -469,7 +526,7 @@ impl Builder {
             .current_dir(context.path());
         eprintln!("images: building {reference} with {name}");
         if let Err(why) = run_quiet(&mut cmd) {
-            artifact.image_note = Some(format!("unavailable ({name} build failed: {why})"));
+            artifact.image_note = Some(format!("unavailable: {name} build failed: {why}"));
             return Ok(false);
         }
         artifact.image = Some(reference.to_owned());
@@ -514,7 +571,7 @@ impl Builder {
         if notes.is_empty() {
             return Ok(true);
         }
-        artifact.image_note = Some(format!("unavailable ({})", notes.join("; ")));
+        artifact.image_note = Some(format!("unavailable: {}", notes.join("; ")));
         Ok(false)
     }
 }
@@ -1027,46 +1084,76 @@ mod tests {
         assert!(interpreter.contains("ld"), "{interpreter}");
     }
 
-    fn fake_executable(dir: &Path, name: &str, mode: u32) {
+    fn fake_executable(dir: &Path, name: &str, mode: u32, script: &str) {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
-        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
+    const DAEMON_DOWN: &str = "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. \
+         Is the docker daemon running?' >&2; exit 1";
+
     #[test]
-    fn finds_builders_on_a_given_path() {
+    fn selects_the_first_builder_on_the_path_that_answers() {
         let empty = tempfile::tempdir().unwrap();
         let podman = tempfile::tempdir().unwrap();
         let docker = tempfile::tempdir().unwrap();
-        fake_executable(podman.path(), "podman", 0o755);
-        fake_executable(docker.path(), "docker", 0o755);
+        let down = tempfile::tempdir().unwrap();
+        fake_executable(podman.path(), "podman", 0o755, "exit 0");
+        fake_executable(docker.path(), "docker", 0o755, "exit 0");
+        fake_executable(down.path(), "docker", 0o755, DAEMON_DOWN);
+        fake_executable(
+            down.path(),
+            "podman",
+            0o755,
+            "echo 'cannot set up namespace' >&2; exit 125",
+        );
         // Not executable: not a builder.
-        fake_executable(empty.path(), "podman", 0o644);
+        fake_executable(empty.path(), "podman", 0o644, "exit 0");
         let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+        let select = |choice, dirs: &[&Path]| select_builder(choice, &path(dirs), Builder::answers);
 
         assert_eq!(
-            find_builder(BuilderChoice::Auto, &path(&[empty.path()])),
-            None
+            select(BuilderChoice::Auto, &[empty.path()]),
+            Err("unavailable: podman not found; docker not found".to_owned())
         );
-        let both = path(&[empty.path(), docker.path(), podman.path()]);
-        let auto = find_builder(BuilderChoice::Auto, &both).unwrap();
+        let auto = select(
+            BuilderChoice::Auto,
+            &[empty.path(), docker.path(), podman.path()],
+        )
+        .unwrap();
         assert_eq!(auto.kind, BuilderKind::Podman);
         assert_eq!(auto.program, podman.path().join("podman"));
-        let forced = find_builder(BuilderChoice::Docker, &both).unwrap();
+        let forced = select(BuilderChoice::Docker, &[podman.path(), docker.path()]).unwrap();
         assert_eq!(forced.program, docker.path().join("docker"));
-        let only_docker = path(&[docker.path()]);
         assert_eq!(
-            find_builder(BuilderChoice::Auto, &only_docker)
-                .unwrap()
-                .kind,
+            select(BuilderChoice::Auto, &[docker.path()]).unwrap().kind,
             BuilderKind::Docker
         );
-        assert_eq!(find_builder(BuilderChoice::Podman, &only_docker), None);
         assert_eq!(
-            BuilderChoice::Auto.unavailable_note(),
-            "unavailable (no podman or docker)"
+            select(BuilderChoice::Podman, &[docker.path()]),
+            Err("unavailable: podman not found".to_owned())
         );
+        // A docker CLI whose daemon is down is passed over, and says why.
+        assert_eq!(
+            select(BuilderChoice::Auto, &[down.path(), docker.path()]).unwrap_err(),
+            "unavailable: podman not usable (`podman info`: cannot set up namespace); docker not \
+             usable (`docker info`: Cannot connect to the Docker daemon at \
+             unix:///var/run/docker.sock. Is the docker daemon running?)"
+        );
+        // Podman broken, a working docker after the broken one on PATH is not looked for:
+        // the first executable of each name is the one a shell would run.
+        let podman_broken = path(&[down.path()]);
+        let only = select_builder(BuilderChoice::Auto, &podman_broken, |b| {
+            if b.kind == BuilderKind::Docker {
+                Ok(())
+            } else {
+                Builder::answers(b)
+            }
+        })
+        .unwrap();
+        assert_eq!(only.kind, BuilderKind::Docker);
     }
 
     #[test]
@@ -1238,13 +1325,13 @@ mod tests {
             image_bytes: None,
             image_compressed_bytes: None,
             image_layers: None,
-            image_note: Some(BuilderChoice::Auto.unavailable_note().to_owned()),
+            image_note: Some("unavailable: podman not found; docker not found".to_owned()),
         };
         let text = table(std::slice::from_ref(&artifact));
         assert!(text.contains("12,345,678 B (11.77 MiB)"), "{text}");
         assert!(text.contains("1,048,576 B (1.00 MiB)"), "{text}");
         assert!(
-            text.contains("note go: unavailable (no podman or docker)"),
+            text.contains("note go: unavailable: podman not found; docker not found"),
             "{text}"
         );
         let json = serde_json::to_value(&artifact).unwrap();

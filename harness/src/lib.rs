@@ -19,6 +19,7 @@ pub mod results;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod stability;
 pub mod startup;
 pub mod stats;
 pub mod suite;

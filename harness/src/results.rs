@@ -53,6 +53,13 @@ pub struct RunRecord {
     /// `harness bench`: the repetition (1-based) this run belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repetition: Option<u32>,
+    /// `harness bench`: which try at this place in the interleaving (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `harness bench`: why this try was run again (the instrument spoiled
+    /// it); such a try is kept here but not in the statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<String>,
     pub description: String,
     pub target: String,
     pub protocol: &'static str,
@@ -175,6 +182,8 @@ impl RunRecord {
         Ok(Self {
             scenario: scenario.name.clone(),
             repetition: None,
+            attempt: None,
+            retried: None,
             description: scenario.description.clone(),
             target: target.to_owned(),
             protocol: scenario.protocol.name(),
@@ -257,6 +266,13 @@ pub struct Failure {
     pub signal: Option<&'static str>,
     /// The service's exit code, if it exited by itself.
     pub exit_code: Option<i32>,
+    /// `harness bench`: which try at this place in the interleaving (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `harness bench`: the place was run again (a probe failed), so this
+    /// failure does not fail the bench.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retried: bool,
 }
 
 impl Failure {
@@ -282,6 +298,8 @@ impl Failure {
             phase: died.map(|d| d.phase),
             signal: died.and_then(|d| d.signal),
             exit_code: died.and_then(|d| d.exit_code),
+            attempt: None,
+            retried: false,
         }
     }
 }

@@ -259,6 +259,18 @@ fn finish(
     Ok(())
 }
 
+/// The probes could not read the service's CPU or memory: the run says
+/// nothing about the service, so `bench` runs it again.
+#[derive(Debug, thiserror::Error)]
+#[error("probe failed: {0:#}")]
+pub struct ProbeFailed(anyhow::Error);
+
+impl From<anyhow::Error> for ProbeFailed {
+    fn from(err: anyhow::Error) -> Self {
+        Self(err)
+    }
+}
+
 /// Starts `target` on its CPUs, lets it idle, runs `scenario` while watching
 /// its memory and CPU, waits after the load, then stops it. Every run gets a
 /// fresh process, so one scenario's leftovers never count against the next.
@@ -281,11 +293,14 @@ pub(crate) async fn run_on_fresh_service(
     let pid = service.pid().context("the service exited as it started")?;
     let addr = service.addr(scenario.protocol);
     let work = async {
-        let mut watch = Watch::start(pid, cpus.len())?;
+        let mut watch = Watch::start(pid, cpus.len()).map_err(ProbeFailed::from)?;
         run_watch.phase("idle");
-        run_watch.until(watch.idle(options.idle_wait)).await??;
+        run_watch
+            .until(watch.idle(options.idle_wait))
+            .await?
+            .map_err(ProbeFailed::from)?;
         run_watch.phase("load");
-        watch.load_starting()?;
+        watch.load_starting().map_err(ProbeFailed::from)?;
         let (mut record, measured) = run_one(
             scenario,
             target.name(),
@@ -295,7 +310,7 @@ pub(crate) async fn run_on_fresh_service(
             Some(run_watch.abort()),
         )
         .await?;
-        watch.load_finished()?;
+        watch.load_finished().map_err(ProbeFailed::from)?;
         run_watch.phase("after");
         if options.load.progress && !options.after_wait.is_zero() {
             eprintln!(
@@ -306,7 +321,8 @@ pub(crate) async fn run_on_fresh_service(
         }
         let server = run_watch
             .until(watch.after(options.after_wait, record.requests))
-            .await??;
+            .await?
+            .map_err(ProbeFailed::from)?;
         record.server = Some(server);
         Ok((record, measured))
     };

@@ -519,3 +519,6 @@ fn report_renders_a_results_file_again() {
 
 #[path = "cli/reliability.rs"]
 mod reliability;
+
+#[path = "cli/retries.rs"]
+mod retries;

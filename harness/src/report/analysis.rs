@@ -153,6 +153,12 @@ pub struct LoadgenIn {
 pub struct RunIn {
     pub scenario: String,
     pub repetition: Option<u32>,
+    /// Which try in its place (bench's --retries); absent before retries existed.
+    #[serde(default)]
+    pub attempt: Option<u32>,
+    /// Why this try was run again; such a try is not in the statistics.
+    #[serde(default)]
+    pub retried: Option<String>,
     #[serde(default)]
     pub description: String,
     pub target: String,
@@ -232,6 +238,11 @@ pub struct FailureIn {
     pub signal: Option<String>,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub attempt: Option<u32>,
+    /// The place was run again, so this failure is a retried try.
+    #[serde(default)]
+    pub retried: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -446,6 +457,17 @@ pub struct Flag {
     pub why: String,
 }
 
+/// A try the instrument spoiled and bench ran again in the same place.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    pub target: String,
+    pub scenario: String,
+    pub repetition: Option<u32>,
+    /// Which try this was (1-based).
+    pub attempt: u32,
+    pub why: String,
+}
+
 /// One scenario: what was measured, and each metric compared.
 #[derive(Debug, Clone)]
 pub struct ScenarioReport {
@@ -513,6 +535,8 @@ pub struct Analysis {
     /// Size comparisons: binary, stripped, image, image gzip.
     pub sizes: Vec<Comparison>,
     pub flags: Vec<Flag>,
+    /// Tries that were run again; none of them is in the statistics.
+    pub retries: Vec<Retry>,
 }
 
 /// Why a run is kept out of the statistics, if it is.
@@ -541,6 +565,16 @@ pub fn exclusion(run: &RunIn) -> Option<String> {
 pub fn analyse(results: ResultsIn) -> Analysis {
     let bootstrap = Bootstrap::default();
     let mut flags = Vec::new();
+    let mut retries = Vec::new();
+    for r in results.runs.iter().filter(|r| r.retried.is_some()) {
+        retries.push(Retry {
+            target: r.target.clone(),
+            scenario: r.scenario.clone(),
+            repetition: r.repetition,
+            attempt: r.attempt.unwrap_or(1),
+            why: r.retried.clone().unwrap_or_default(),
+        });
+    }
     for f in &results.failures {
         let mut when = Vec::new();
         if let Some(at_s) = f.at_s {
@@ -559,6 +593,16 @@ pub fn analyse(results: ResultsIn) -> Analysis {
         } else {
             format!(" ({})", when.join(", "))
         };
+        if f.retried {
+            retries.push(Retry {
+                target: f.target.clone(),
+                scenario: f.scenario.clone(),
+                repetition: f.repetition,
+                attempt: f.attempt.unwrap_or(1),
+                why: format!("{} failed{when}: {}", f.kind, f.error),
+            });
+            continue;
+        }
         flags.push(Flag {
             target: f.target.clone(),
             scenario: f.scenario.clone(),
@@ -567,7 +611,7 @@ pub fn analyse(results: ResultsIn) -> Analysis {
         });
     }
     let mut names: Vec<String> = Vec::new();
-    for r in &results.runs {
+    for r in results.runs.iter().filter(|r| r.retried.is_none()) {
         if !names.contains(&r.scenario) {
             names.push(r.scenario.clone());
         }
@@ -595,6 +639,7 @@ pub fn analyse(results: ResultsIn) -> Analysis {
         startup,
         sizes,
         flags,
+        retries,
     }
 }
 
@@ -604,8 +649,9 @@ fn scenario_report(
     bootstrap: &Bootstrap,
     flags: &mut Vec<Flag>,
 ) -> ScenarioReport {
+    // A retried try is superseded by the next one in its place.
     let indices: Vec<usize> = (0..results.runs.len())
-        .filter(|&i| results.runs[i].scenario == name)
+        .filter(|&i| results.runs[i].scenario == name && results.runs[i].retried.is_none())
         .collect();
     let first = &results.runs[indices[0]];
     let mut runs = BTreeMap::new();

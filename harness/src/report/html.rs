@@ -189,6 +189,31 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
         out.push_str("</table>\n");
     }
 
+    if !a.retries.is_empty() {
+        let _ = writeln!(out, "<h2 id=\"retried\">Retried</h2>");
+        let _ = writeln!(
+            out,
+            "<p>Tries the instrument spoiled, each run again in its place in the interleaving \
+             (<code>--retries</code>); the try after it is the one that counts.</p>"
+        );
+        let _ = writeln!(
+            out,
+            "<table>\n<tr><th>target</th><th>scenario</th><th>repetition</th><th>try</th><th>why</th></tr>"
+        );
+        for r in &a.retries {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&r.target),
+                escape(&r.scenario),
+                r.repetition.map_or("-".to_owned(), |n| n.to_string()),
+                r.attempt,
+                escape(&r.why)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+
     if !a.scenarios.is_empty() {
         let _ = writeln!(out, "<h2 id=\"scenarios\">Scenarios</h2>");
         out.extend(chart("ratios-p99"));

@@ -97,6 +97,29 @@ pub fn render(a: &Analysis) -> String {
         out.push('\n');
     }
 
+    if !a.retries.is_empty() {
+        let _ = writeln!(out, "## Retried\n");
+        let _ = writeln!(
+            out,
+            "Tries the instrument spoiled, each run again in its place in the interleaving \
+             (`--retries`); the try after it is the one that counts.\n"
+        );
+        let _ = writeln!(out, "| target | scenario | repetition | try | why |");
+        let _ = writeln!(out, "|---|---|---:|---:|---|");
+        for r in &a.retries {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                r.target,
+                r.scenario,
+                r.repetition.map_or("-".to_owned(), |n| n.to_string()),
+                r.attempt,
+                r.why.replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+
     if !a.scenarios.is_empty() {
         let _ = writeln!(out, "## Scenarios\n");
         for s in &a.scenarios {
