@@ -148,14 +148,12 @@ pub fn run(
     let mut results = out.map(ResultsFile::open).transpose()?;
     // Before the polling threads exist, so that they inherit it.
     options.placement.pin_self()?;
-    let mut records = Vec::new();
-    for &target in targets {
-        let record = measure(layout, target, options)?;
+    let records = measure_all(layout, targets, options)?;
+    for record in &records {
         if let Some(file) = &mut results {
-            file.push_startup(&record)?;
+            file.push_startup(record)?;
         }
-        print!("\n{}", table(&record));
-        records.push(record);
+        print!("\n{}", table(record));
     }
     if let Some(file) = &mut results {
         file.complete()?;
@@ -167,52 +165,110 @@ pub fn run(
 /// Starts `target` `options.runs` times, each a fresh process, and times its
 /// start and its stop. Run 1 starts with the binary evicted from the page cache.
 pub fn measure(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Record> {
+    let mut records = measure_all(layout, &[target], options)?;
+    Ok(records.remove(0))
+}
+
+/// `measure` for several targets, interleaved: run i of every target, then
+/// run i + 1 in the reverse order (A B, then B A), so that whatever the
+/// machine does meanwhile falls on every target alike, as in `bench`.
+fn measure_all(
+    layout: &Layout,
+    targets: &[Target],
+    options: &Options,
+) -> anyhow::Result<Vec<Record>> {
     ensure!(options.runs >= 1, "startup needs at least one run");
-    let binary = layout.binary(target);
-    if !binary.is_file() {
-        bail!(
-            "{target}: {} does not exist; build it first with `harness build --target {target}`",
-            binary.display()
-        );
-    }
-    let cache = cache_note(&binary, options.runs);
+    let mut series = targets
+        .iter()
+        .map(|&target| Series::new(layout, target, options))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let n = options.runs;
     let terminal = std::io::stderr().is_terminal();
-    let (mut http, mut grpc, mut ready, mut exit) = (vec![], vec![], vec![], vec![]);
+    let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
+    let names = names.join(", ");
     for run in 1..=n {
         if options.progress && terminal {
-            eprint!("\rstartup {target}: {}/{n}", run - 1);
+            eprint!("\rstartup {names}: {}/{n}", run - 1);
         }
-        // A signal stops `harness bench` between two starts.
-        crate::interrupt::check()?;
-        let sample = start_and_stop(target, &binary, options)
-            .with_context(|| format!("{target}: startup run {run} of {n}"))?;
-        http.push(sample.http);
-        grpc.push(sample.grpc);
-        ready.push(sample.http.max(sample.grpc));
-        exit.push(sample.exit);
+        let mut order: Vec<usize> = (0..series.len()).collect();
+        if run % 2 == 0 {
+            order.reverse();
+        }
+        for i in order {
+            // A signal stops `harness bench` between two starts.
+            crate::interrupt::check()?;
+            series[i].sample(options, run)?;
+        }
     }
     if options.progress {
         eprintln!(
-            "{}startup {target}: {n}/{n}",
+            "{}startup {names}: {n}/{n}",
             if terminal { "\r" } else { "" }
         );
     }
-    let stats = |samples: &[Duration]| Stats::of(samples).context("no samples");
-    Ok(Record {
-        target: target.name().to_owned(),
-        runs: n,
-        server_cpus: options.placement.server_cpus.clone(),
-        loadgen_cpus: options.placement.loadgen_cpus.clone(),
-        workers: options.placement.server_cpus.len(),
-        cache,
-        poll_interval_us: options.poll_interval.as_micros() as u64,
-        ready_ms: stats(&ready)?,
-        http_ready_ms: stats(&http)?,
-        grpc_ready_ms: stats(&grpc)?,
-        exit_ms: stats(&exit)?,
-        placement_warnings: options.placement.warnings.clone(),
-    })
+    series.into_iter().map(|s| s.record(options)).collect()
+}
+
+/// One target's samples as they are taken.
+struct Series {
+    target: Target,
+    binary: std::path::PathBuf,
+    cache: String,
+    http: Vec<Duration>,
+    grpc: Vec<Duration>,
+    ready: Vec<Duration>,
+    exit: Vec<Duration>,
+}
+
+impl Series {
+    /// Checks the binary and evicts it from the page cache for the cold run 1.
+    fn new(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Self> {
+        let binary = layout.binary(target);
+        if !binary.is_file() {
+            bail!(
+                "{target}: {} does not exist; build it first with `harness build --target {target}`",
+                binary.display()
+            );
+        }
+        Ok(Self {
+            target,
+            cache: cache_note(&binary, options.runs),
+            binary,
+            http: Vec::new(),
+            grpc: Vec::new(),
+            ready: Vec::new(),
+            exit: Vec::new(),
+        })
+    }
+
+    fn sample(&mut self, options: &Options, run: usize) -> anyhow::Result<()> {
+        let target = self.target;
+        let sample = start_and_stop(target, &self.binary, options)
+            .with_context(|| format!("{target}: startup run {run} of {}", options.runs))?;
+        self.http.push(sample.http);
+        self.grpc.push(sample.grpc);
+        self.ready.push(sample.http.max(sample.grpc));
+        self.exit.push(sample.exit);
+        Ok(())
+    }
+
+    fn record(self, options: &Options) -> anyhow::Result<Record> {
+        let stats = |samples: &[Duration]| Stats::of(samples).context("no samples");
+        Ok(Record {
+            target: self.target.name().to_owned(),
+            runs: options.runs,
+            server_cpus: options.placement.server_cpus.clone(),
+            loadgen_cpus: options.placement.loadgen_cpus.clone(),
+            workers: options.placement.server_cpus.len(),
+            cache: self.cache,
+            poll_interval_us: options.poll_interval.as_micros() as u64,
+            ready_ms: stats(&self.ready)?,
+            http_ready_ms: stats(&self.http)?,
+            grpc_ready_ms: stats(&self.grpc)?,
+            exit_ms: stats(&self.exit)?,
+            placement_warnings: options.placement.warnings.clone(),
+        })
+    }
 }
 
 /// One run's times, each from spawn or from SIGTERM.
