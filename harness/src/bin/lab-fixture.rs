@@ -42,7 +42,8 @@ const EXIT_DELAY: &str = "LAB_FIXTURE_EXIT_DELAY_MS";
                   and CPU use, so that probe tests can check measurements against them.\n\n\
                   HTTP: GET /health; POST /alloc?mib=N maps N MiB and touches every page; \
                   POST /free unmaps it all; POST /burn?ms=M spins until a thread used M ms \
-                  of CPU.\n\
+                  of CPU; GET /cpu gives the CPU time the process has used so far, in µs \
+                  (CLOCK_PROCESS_CPUTIME_ID: every thread, user and system).\n\
                   Environment: LAB_FIXTURE_LISTEN_DELAY_MS=N sleeps N ms before binding the \
                   listeners; LAB_FIXTURE_EXIT_DELAY_MS=N waits N ms after SIGTERM before \
                   shutting down."
@@ -194,6 +195,16 @@ async fn handle(req: Request<Incoming>, memory: Arc<Memory>) -> Result<Reply, hy
     };
     let reply = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => reply(StatusCode::OK, r#"{"status":"ok"}"#.to_owned()),
+        (&Method::GET, "/cpu") => match clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID) {
+            Ok(used) => reply(
+                StatusCode::OK,
+                format!(
+                    "{{\"process_cpu_us\":{}}}",
+                    Duration::from(used).as_micros()
+                ),
+            ),
+            Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
+        },
         (&Method::POST, "/alloc") => match query("mib") {
             None => reply(StatusCode::BAD_REQUEST, "want ?mib=N\n".to_owned()),
             Some(mib) => match memory.alloc(mib) {

@@ -176,7 +176,8 @@ fn rest(path: &str, protocol: Protocol) -> Scenario {
             connections: 8,
             duration: Duration::from_secs(1),
             warmup: Duration::ZERO,
-            timeout: Duration::from_millis(200),
+            // A busy machine may stall a request this long.
+            timeout: Duration::from_secs(5),
             seed: 1,
         },
         slo: Slo::default(),
@@ -216,6 +217,25 @@ fn options() -> Options {
     }
 }
 
+/// Every scheduled request was sent or counted as dropped, and requests were
+/// dropped only after waiting for the in-flight cap: a machine that stalls
+/// near the end of the window leaves some unsent, a healthy one none.
+fn sent_or_dropped(m: &Measured, scheduled: u64) {
+    let t = &m.totals;
+    assert_eq!(
+        t.requests + t.dropped,
+        scheduled,
+        "requests {} + dropped {}",
+        t.requests,
+        t.dropped
+    );
+    assert!(
+        t.dropped == 0 || t.cap_waits > 0,
+        "{} dropped without waiting for the cap",
+        t.dropped
+    );
+}
+
 #[test]
 fn an_abort_stops_open_and_closed_runs_within_a_fraction_of_a_second() {
     let server = TestServer::start();
@@ -237,8 +257,9 @@ fn an_abort_stops_open_and_closed_runs_within_a_fraction_of_a_second() {
         let started = Instant::now();
         let err = run(&s, server.addr, &options).unwrap_err().to_string();
         trigger.join().unwrap();
+        // Far short of the 30 s run, with room for a busy machine.
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(5),
             "{model:?}: took {:?}",
             started.elapsed()
         );
@@ -255,9 +276,12 @@ fn an_abort_before_the_start_stops_the_run_at_once() {
         abort: Some(abort),
         ..options()
     };
+    let mut s = rest("/ok", Protocol::Http2);
+    s.load.stages[0].duration = Duration::from_secs(30);
+    s.load.duration = Duration::from_secs(30);
     let started = Instant::now();
-    let err = run(&rest("/ok", Protocol::Http2), server.addr, &options).unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500));
+    let err = run(&s, server.addr, &options).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(err.to_string(), "aborted: interrupted");
 }
 
@@ -266,13 +290,12 @@ fn a_healthy_server_gives_no_errors_and_the_offered_rate() {
     let server = TestServer::start();
     for protocol in [Protocol::Http1, Protocol::Http2] {
         let m = run(&rest("/ok", protocol), server.addr, &options()).unwrap();
-        assert_eq!(m.totals.requests, 200, "{protocol:?}");
-        assert_eq!(m.totals.ok, 200);
-        assert_eq!(m.totals.dropped, 0);
+        sent_or_dropped(&m, 200);
+        assert_eq!(m.totals.ok, m.totals.requests, "{protocol:?}");
         assert!(m.totals.errors.is_empty(), "{:?}", m.totals.errors);
         assert_eq!(m.offered_rps, Some(200.0));
         assert_eq!(m.timeline.len(), 1);
-        assert_eq!(m.timeline[0].requests, 200);
+        assert_eq!(m.timeline[0].requests, m.totals.requests);
     }
 }
 
@@ -280,10 +303,22 @@ fn a_healthy_server_gives_no_errors_and_the_offered_rate() {
 fn unexpected_statuses_are_counted_by_code() {
     let server = TestServer::start();
     let m = run(&rest("/fail", Protocol::Http1), server.addr, &options()).unwrap();
+    sent_or_dropped(&m, 200);
     assert_eq!(m.totals.ok, 0);
-    assert_eq!(m.totals.errors.get("http_500"), Some(&200));
+    assert_eq!(
+        m.totals.errors.get("http_500"),
+        Some(&m.totals.requests),
+        "{:?}",
+        m.totals.errors
+    );
     let m = run(&rest("/nope", Protocol::Http2), server.addr, &options()).unwrap();
-    assert_eq!(m.totals.errors.get("http_404"), Some(&200));
+    sent_or_dropped(&m, 200);
+    assert_eq!(
+        m.totals.errors.get("http_404"),
+        Some(&m.totals.requests),
+        "{:?}",
+        m.totals.errors
+    );
     // Errors never enter the latency histograms.
     assert_eq!(m.totals.corrected.len(), 0);
 }
@@ -293,6 +328,8 @@ fn slow_answers_are_timeouts() {
     let server = TestServer::start();
     let mut s = rest("/slow", Protocol::Http1);
     s.load.stages[0].rate = 20;
+    // `/slow` answers after 500 ms: always too late, however busy the machine.
+    s.load.timeout = Duration::from_millis(200);
     let m = run(&s, server.addr, &options()).unwrap();
     assert_eq!(
         m.totals.errors.get("timeout"),
@@ -323,18 +360,21 @@ fn resets_and_refused_connections_are_told_apart() {
 fn grpc_status_codes_are_classified_by_name() {
     let (addr, _rt) = grpc_server();
     let m = run(&get_user_grpc(3), addr, &options()).unwrap();
-    assert_eq!(m.totals.ok, 200, "{:?}", m.totals.errors);
+    sent_or_dropped(&m, 200);
+    assert_eq!(m.totals.ok, m.totals.requests, "{:?}", m.totals.errors);
     let m = run(&get_user_grpc(9), addr, &options()).unwrap();
+    sent_or_dropped(&m, 200);
     assert_eq!(
         m.totals.errors.get("grpc_NOT_FOUND"),
-        Some(&200),
+        Some(&m.totals.requests),
         "{:?}",
         m.totals.errors
     );
     let mut s = get_user_grpc(9);
     s.expect = Expect::Grpc(tonic::Code::NotFound);
     let m = run(&s, addr, &options()).unwrap();
-    assert_eq!(m.totals.ok, 200, "{:?}", m.totals.errors);
+    sent_or_dropped(&m, 200);
+    assert_eq!(m.totals.ok, m.totals.requests, "{:?}", m.totals.errors);
 }
 
 #[test]
@@ -344,6 +384,11 @@ fn a_server_that_is_not_there_fails_before_the_run() {
     drop(listener);
     let err = run(&rest("/ok", Protocol::Http1), addr, &options()).unwrap_err();
     assert!(format!("{err:#}").contains("connecting to"), "{err:#}");
+}
+
+/// Requests that took 500 ms or more.
+fn slow(latency_us: &hdrhistogram::Histogram<u64>) -> u64 {
+    latency_us.len() - latency_us.count_between(0, 499_999)
 }
 
 /// The coordinated-omission test: the server stops answering for 1 s in the
@@ -396,12 +441,15 @@ fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
         corrected.p90
     );
     // Measured from the actual send, the backlog looks fast: only the 64
-    // requests caught in flight saw the pause.
-    let uncorrected = Summary::of(&o.totals.uncorrected);
+    // requests caught in flight saw the pause, against the ~1000 due in its
+    // first half. (A busy machine slows the service, so no fixed bound on
+    // the fast ones: it would fail there.)
+    let open_slow = slow(&o.totals.corrected);
+    let uncorrected_slow = slow(&o.totals.uncorrected);
     assert!(
-        uncorrected.p90 < 100_000,
-        "uncorrected p90 {} µs",
-        uncorrected.p90
+        open_slow >= 900 && uncorrected_slow * 4 <= open_slow,
+        "{uncorrected_slow} requests took 500 ms or more from their send, \
+         {open_slow} from their intended start"
     );
     // The generator waited for its in-flight cap, so the run is flagged.
     assert!(o.totals.cap_waits > 0, "cap waits {}", o.totals.cap_waits);
@@ -420,7 +468,8 @@ fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
     );
 
     // Closed loop, 4 connections, same pause: 4 requests see it, and the
-    // thousands of fast requests around it hide it.
+    // thousands of fast requests around it hide it. A busy machine may stall
+    // a few more.
     let mut closed = rest("/ok", Protocol::Http1);
     closed.load.model = Model::Closed;
     closed.load.concurrency = 4;
@@ -435,13 +484,14 @@ fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
         "closed max {} µs",
         closed_latency.max
     );
+    let closed_slow = slow(&c.totals.corrected);
     assert!(
-        closed_latency.p999 < 100_000,
-        "closed p99.9 {} µs should hide the pause",
-        closed_latency.p999
+        closed_slow <= 3 * 4,
+        "{closed_slow} closed-loop requests took 500 ms or more"
     );
+    // The fast requests around the pause far outnumber those that saw it.
     assert!(
-        c.totals.requests > 5_000,
+        c.totals.requests >= 25 * closed_slow.max(4),
         "closed requests {}",
         c.totals.requests
     );
@@ -469,11 +519,9 @@ fn poisson_and_stages_run_their_schedule() {
     s.load.duration = Duration::from_secs(2);
     let m = run(&s, server.addr, &options()).unwrap();
     // 100 + 200 expected; Poisson allows a few standard deviations (~17).
-    assert!(
-        (230..=370).contains(&m.totals.requests),
-        "{}",
-        m.totals.requests
-    );
+    let scheduled = m.totals.requests + m.totals.dropped;
+    assert!((230..=370).contains(&scheduled), "{scheduled}");
+    sent_or_dropped(&m, scheduled);
     assert_eq!(m.totals.ok, m.totals.requests);
     assert_eq!(m.timeline.len(), 2);
     assert!(
@@ -508,9 +556,10 @@ fn streams_record_every_message() {
     });
     s.load.stages[0].rate = 20;
     let m = run(&s, addr, &options()).unwrap();
+    sent_or_dropped(&m, 20);
     assert_eq!(
         m.totals.errors.get("grpc_UNIMPLEMENTED"),
-        Some(&20),
+        Some(&m.totals.requests),
         "{:?}",
         m.totals.errors
     );
