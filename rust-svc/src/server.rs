@@ -13,10 +13,9 @@ use axum::Router;
 use futures::{Stream, StreamExt as _};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
@@ -28,8 +27,10 @@ use crate::metrics::MetricsError;
 use crate::services::Services;
 use crate::{AppState, routes};
 
+mod connection;
 mod linger;
 
+use connection::{FirstRequest, Marking};
 use linger::LingeringStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +150,10 @@ impl Server {
     ///    item of `signals`;
     /// 3. both listeners close, and in-flight requests and streams get the drain
     ///    timeout to finish: `Ok` if they do, [`ServeError::DrainTimeout`]
-    ///    (after cutting the REST connections) if not.
+    ///    (after cutting the REST connections) if not. A REST connection that
+    ///    has not sent its first request head yet gets until 5 s after its
+    ///    accept (or the header-read timeout, if shorter) to send it, and that
+    ///    request is answered.
     ///
     /// A stream that ends sends no more signals: before the first item, the
     /// service serves until it is dropped.
@@ -181,11 +185,16 @@ impl Server {
 
         let router = routes::router(Arc::clone(&state));
         let builder = rest_connection_builder(header_read_timeout);
-        let graceful = GracefulShutdown::new();
+        let rest = Rest {
+            builder,
+            router,
+            draining: watch::Sender::new(false),
+            first_request_grace: connection::first_request_grace(header_read_timeout),
+        };
         let mut connections = JoinSet::new();
         serve_until(
             next_signal(&mut signals),
-            accept_loop(&http, &builder, &router, &graceful, &mut connections),
+            accept_loop(&http, &rest, &mut connections),
             &mut grpc_task,
         )
         .await?;
@@ -208,7 +217,7 @@ impl Server {
             };
             serve_until(
                 delay,
-                accept_loop(&http, &builder, &router, &graceful, &mut connections),
+                accept_loop(&http, &rest, &mut connections),
                 &mut grpc_task,
             )
             .await?;
@@ -219,7 +228,7 @@ impl Server {
         let _ = stop_grpc.send(());
         let drained = tokio::time::timeout(drain_timeout, async {
             let rest = async {
-                graceful.shutdown().await;
+                rest.draining.send_replace(true);
                 while connections.join_next().await.is_some() {}
             };
             let ((), grpc) = tokio::join!(rest, &mut grpc_task);
@@ -367,30 +376,44 @@ fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<Tokio
     builder
 }
 
+/// What every REST connection is served with.
+struct Rest {
+    builder: auto::Builder<TokioExecutor>,
+    router: Router,
+    /// Turns true when the listeners close: each connection then shuts down
+    /// gracefully (see [`connection::serve`]).
+    draining: watch::Sender<bool>,
+    first_request_grace: Duration,
+}
+
 /// Accepts REST connections until it is dropped; each connection runs in
-/// `connections`, watched by `graceful`.
+/// `connections` until it ends or `rest.draining` closes it.
 async fn accept_loop(
     listener: &TcpListener,
-    builder: &auto::Builder<TokioExecutor>,
-    router: &Router,
-    graceful: &GracefulShutdown,
+    rest: &Rest,
     connections: &mut JoinSet<()>,
 ) -> Infallible {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    let first_request_by = tokio::time::Instant::now() + rest.first_request_grace;
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(router.clone());
-                    let connection = builder
+                    let first = Arc::new(FirstRequest::default());
+                    let service = Marking::new(
+                        TowerToHyperService::new(rest.router.clone()),
+                        Arc::clone(&first),
+                    );
+                    let connection = rest
+                        .builder
                         .serve_connection(TokioIo::new(LingeringStream::new(stream)), service)
                         .into_owned();
-                    let connection = graceful.watch(connection);
-                    connections.spawn(async move {
-                        if let Err(err) = connection.await {
-                            tracing::debug!(error = %err, "REST connection ended with an error");
-                        }
-                    });
+                    connections.spawn(connection::serve(
+                        connection,
+                        first,
+                        rest.draining.subscribe(),
+                        first_request_by,
+                    ));
                 }
                 Err(err) => {
                     // Out of file descriptors or similar: back off instead of spinning.

@@ -317,6 +317,92 @@ async fn the_drain_timeout_cuts_what_is_left() {
     );
 }
 
+/// A 900 KB echo body, distinct for each `n`.
+fn large_echo_body(n: usize) -> String {
+    format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(900_000))
+}
+
+/// hyper's graceful shutdown closed an HTTP/1.1 connection whose request head
+/// it had not read yet as if it were idle, so a request already on its way
+/// got no response. Every connection accepted before SIGTERM must be
+/// answered, whatever part of its request had arrived: none of it, part of
+/// the head, or the head and part of the body; over h2c too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_on_connections_accepted_before_sigterm_are_answered() {
+    let running = start(&[]).await;
+    let mut http1 = Vec::new();
+    for i in 0..12 {
+        let body = large_echo_body(i);
+        let request = format!(
+            "POST /v1/echo HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes();
+        let before = match i % 3 {
+            0 => 0,
+            1 => 20,
+            _ => 100_000,
+        };
+        let mut stream = TcpStream::connect(running.http).await.unwrap();
+        stream.write_all(&request[..before]).await.unwrap();
+        http1.push((stream, request, before, body));
+    }
+    let h2c = TcpStream::connect(running.http).await.unwrap();
+    // Long enough for the service to accept every connection.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    running.trigger.send(()).unwrap();
+    wait_for_refusal(running.http).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut answers = Vec::new();
+    for (mut stream, request, before, body) in http1 {
+        answers.push(tokio::spawn(async move {
+            stream.write_all(&request[before..]).await.unwrap();
+            let mut response = Vec::new();
+            let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+                .await
+                .expect("the response, then the close");
+            (before, read.map(|_| response), body)
+        }));
+    }
+    let h2_body = large_echo_body(99);
+    let request = Request::post(format!("http://{}/v1/echo", running.http))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(Bytes::from(h2_body.clone())))
+        .unwrap();
+    let h2_answer = tokio::spawn(async move {
+        let (mut h2, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(h2c)).await?;
+        tokio::spawn(connection);
+        let response = tokio::time::timeout(WAIT, h2.send_request(request))
+            .await
+            .expect("an h2c answer")?;
+        Ok::<_, hyper::Error>(split(response).await)
+    });
+
+    for answer in answers {
+        let (before, response, body) = answer.await.unwrap();
+        let response =
+            response.unwrap_or_else(|err| panic!("{before} bytes sent before SIGTERM: {err}"));
+        let text = String::from_utf8_lossy(&response);
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with(&body),
+            "{before} bytes sent before SIGTERM: got {} bytes: {:?}",
+            response.len(),
+            text.chars().take(200).collect::<String>()
+        );
+    }
+    let (status, _, echoed) = h2_answer.await.unwrap().expect("the h2c stream is served");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echoed, h2_body);
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns once drained")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_bodies_do_not_break_the_next_request() {
     let running = start(&[]).await;
