@@ -65,7 +65,9 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 
 	svc := services.New()
 	m := metrics.New()
-	httpSrv := newHTTPServer(routes.New(svc, m), cfg.HeaderReadTimeout, slog.NewLogLogger(logHandler, slog.LevelWarn))
+	first := newFirstRequests()
+	httpSrv := newHTTPServer(routes.New(svc, m), first, cfg.HeaderReadTimeout, slog.NewLogLogger(logHandler, slog.LevelWarn))
+	restLn := &closeOnceListener{Listener: quietTimeoutListener{httpLn}}
 	healthSrv := health.NewServer()
 	grpcSrv := newGRPCServer(svc, m, healthSrv)
 
@@ -83,7 +85,8 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	serveErrs := make(chan error, 2)
 	var serving sync.WaitGroup
 	serving.Go(func() {
-		if err := httpSrv.Serve(quietTimeoutListener{httpLn}); !errors.Is(err, http.ErrServerClosed) {
+		// The drain closes the listener before Shutdown: net.ErrClosed.
+		if err := httpSrv.Serve(restLn); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			serveErrs <- fmt.Errorf("server.Run: http: %w", err)
 		}
 	})
@@ -105,7 +108,7 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	if serveErr != nil {
 		slog.Error("server failed, stopping", "err", serveErr)
 	}
-	drainErr := drain(httpSrv, grpcSrv, cfg.DrainTimeout)
+	drainErr := drain(rest{httpSrv, restLn, first, min(newConnGrace, cfg.HeaderReadTimeout)}, grpcSrv, cfg.DrainTimeout)
 	serving.Wait()
 	if drainErr != nil {
 		drainErr = fmt.Errorf("server.Run: %w", drainErr)
@@ -113,13 +116,15 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	return errors.Join(serveErr, drainErr)
 }
 
-func newHTTPServer(h http.Handler, headerReadTimeout time.Duration, errorLog *log.Logger) *http.Server {
+func newHTTPServer(h http.Handler, first *firstRequests, headerReadTimeout time.Duration, errorLog *log.Logger) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// h2c with prior knowledge, served by net/http itself (Go 1.24+).
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
-		Handler:           limitHead(h),
+		Handler:           first.handler(limitHead(h)),
+		ConnContext:       first.connContext,
+		ConnState:         first.connState,
 		Protocols:         &protocols,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
 		ReadHeaderTimeout: headerReadTimeout,
@@ -174,19 +179,35 @@ func delay(d time.Duration, skipDelay <-chan struct{}, serveErrs <-chan error) e
 	return nil
 }
 
+// rest is the REST server with what its drain needs.
+type rest struct {
+	srv   *http.Server
+	ln    net.Listener
+	first *firstRequests
+	// grace is how long after its accept a connection may take to send its
+	// first request once the drain has started.
+	grace time.Duration
+}
+
 // drain stops both servers in parallel: listeners close at once, in-flight
-// requests and streams finish, idle connections close. When timeout passes
-// first, the remaining connections are cut and drain returns an error.
-func drain(httpSrv *http.Server, grpcSrv *grpc.Server, timeout time.Duration) error {
+// requests and streams finish, idle connections close. A REST connection
+// that has not sent its first request yet gets until rest.grace after its
+// accept to send it, and it is answered (see firstRequests). When timeout
+// passes first, the remaining connections are cut and drain returns an error.
+func drain(rest rest, grpcSrv *grpc.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
 	var wg sync.WaitGroup
 	var httpErr, grpcErr error
 	wg.Go(func() {
-		if err := httpSrv.Shutdown(ctx); err != nil {
+		_ = rest.ln.Close()
+		// Responses from now on close their connection, and idle ones close now.
+		rest.srv.SetKeepAlivesEnabled(false)
+		rest.first.wait(ctx, rest.grace)
+		if err := rest.srv.Shutdown(ctx); err != nil {
 			httpErr = fmt.Errorf("http drain: %w", err)
-			_ = httpSrv.Close()
+			_ = rest.srv.Close()
 		}
 	})
 	wg.Go(func() {

@@ -296,6 +296,63 @@ func TestDrainTimeout(t *testing.T) {
 	}
 }
 
+// TestRequestsOnNewConnectionsAreAnswered: net/http's Shutdown closes a
+// connection whose first request head it reads after Shutdown began, without
+// answering. Every connection accepted before the signal must be answered,
+// whatever part of its request had arrived: none, part of the head, or the
+// head and part of the body.
+func TestRequestsOnNewConnectionsAreAnswered(t *testing.T) {
+	r := start(t, testConfig())
+	pollHealth(t, r.httpAddr)
+	type inFlight struct {
+		conn          net.Conn
+		request, body string
+		before        int
+	}
+	var open []inFlight
+	for i := range 6 {
+		body := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 900_000))
+		head := fmt.Sprintf("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+		before := []int{0, len(head) / 2, len(head) + 100_000}[i%3]
+		conn, err := net.Dial("tcp", r.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := io.WriteString(conn, (head + body)[:before]); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, inFlight{conn, head + body, body, before})
+	}
+	// Long enough for the server to accept every connection.
+	time.Sleep(200 * time.Millisecond)
+	r.cancel()
+	waitClosed(t, r.httpAddr)
+	time.Sleep(50 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	for _, f := range open {
+		wg.Go(func() {
+			go io.WriteString(f.conn, f.request[f.before:])
+			f.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(f.conn), nil)
+			if err != nil {
+				t.Errorf("%d bytes sent before the signal: %v", f.before, err)
+				return
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK || string(got) != f.body {
+				t.Errorf("%d bytes sent before the signal: status %d, %d bytes, %v", f.before, resp.StatusCode, len(got), err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+}
+
 func TestBindFailure(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
