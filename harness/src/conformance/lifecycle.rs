@@ -1,11 +1,13 @@
 //! The lifecycle group: the drain order of contract/README.md ("Running a
 //! service"), on fresh processes the harness starts and signals itself.
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
 
 use super::Check;
 use super::client::{GrpcClient, GrpcRequest, Outcome, code_name};
@@ -53,6 +55,14 @@ pub async fn run(layout: &Layout, target: Target, ready_timeout: Duration) -> Ve
         Ok((service, _)) => checks.extend(second_signal(service).await),
         Err(err) => checks.push(Check::fail(
             "start a second instance",
+            vec![format!("{err:#}")],
+        )),
+    }
+    // The default flags: no drain delay, so the listeners close at the signal.
+    match layout.start(target, ready_timeout).await {
+        Ok(service) => checks.extend(requests_in_flight(service).await),
+        Err(err) => checks.push(Check::fail(
+            "start a third instance (default flags)",
             vec![format!("{err:#}")],
         )),
     }
@@ -407,4 +417,210 @@ async fn second_signal(mut service: Service) -> Vec<Check> {
         .await,
         exits_zero(&mut service, signalled, "exits 0 after two SIGTERMs").await,
     ]
+}
+
+/// Connections that carry a request in flight at SIGTERM.
+const IN_FLIGHT: usize = 32;
+/// The size of each request's echo body, under the 1 MiB limit.
+const ECHO_BYTES: usize = 900_000;
+/// How long each request may take to be answered after SIGTERM.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// How much of a request the client had sent when SIGTERM came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Nothing yet: on the service's side, the same as a request already
+    /// sent that it has not read yet.
+    Nothing,
+    PartOfHead,
+    HeadAndPartOfBody,
+}
+
+impl Sent {
+    fn of(i: usize) -> Self {
+        match i % 3 {
+            0 => Sent::Nothing,
+            1 => Sent::PartOfHead,
+            _ => Sent::HeadAndPartOfBody,
+        }
+    }
+
+    /// How many bytes of `request` (`head_len` of them the head) go before the signal.
+    fn bytes(self, head_len: usize) -> usize {
+        match self {
+            Sent::Nothing => 0,
+            Sent::PartOfHead => head_len / 2,
+            Sent::HeadAndPartOfBody => head_len + ECHO_BYTES / 4,
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Sent::Nothing => "nothing sent yet",
+            Sent::PartOfHead => "part of the head sent",
+            Sent::HeadAndPartOfBody => "the head and part of the body sent",
+        }
+    }
+}
+
+/// A JSON echo body of about [`ECHO_BYTES`], distinct for each `n`.
+fn echo_body(n: usize) -> Vec<u8> {
+    format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(ECHO_BYTES)).into_bytes()
+}
+
+/// [`IN_FLIGHT`] large `POST /v1/echo` on new connections the service has
+/// accepted, each cut at a different point (nothing sent, part of the head,
+/// the head and part of the body); SIGTERM with no drain delay; once the
+/// listener has closed, the rest of each request. Each must be answered:
+/// hyper's graceful shutdown used to close a connection whose request head
+/// it had not read yet as if it were idle, so a request already sent got no
+/// response (issue 13). Go gives a new connection 5 s to send its request.
+async fn requests_in_flight(mut service: Service) -> Vec<Check> {
+    let name = format!(
+        "{IN_FLIGHT} POST /v1/echo of 900 KB on connections accepted before SIGTERM (--drain-delay 0s), \
+         each cut before its head, inside it or inside its body, the rest written after the listener closed: \
+         each is answered 200 with its body echoed"
+    );
+    let mut open = Vec::with_capacity(IN_FLIGHT);
+    for i in 0..IN_FLIGHT {
+        let body = echo_body(i);
+        let mut request = format!(
+            "POST /v1/echo HTTP/1.1\r\nHost: lab.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        let sent = Sent::of(i);
+        let before = sent.bytes(request.len());
+        request.extend_from_slice(&body);
+        let stream = async {
+            let mut stream = tokio::net::TcpStream::connect(service.http).await?;
+            stream.set_nodelay(true)?;
+            stream.write_all(&request[..before]).await?;
+            std::io::Result::Ok(stream)
+        };
+        match stream.await {
+            Ok(stream) => open.push((i, sent, stream, request.split_off(before), body)),
+            Err(err) => {
+                return vec![Check::fail(
+                    &name,
+                    vec![format!(
+                        "expected to open connection #{i} before SIGTERM, got {err}"
+                    )],
+                )];
+            }
+        }
+    }
+    // Long enough for the service to accept every connection and read what came.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let signalled = Instant::now();
+    if let Err(err) = service.terminate() {
+        return vec![Check::fail("SIGTERM", vec![format!("{err:#}")])];
+    }
+    // The drain has begun once the listener refuses: only then the rest.
+    while refused(service.http).await.is_err() && signalled.elapsed() < REFUSED_BY {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut answers = tokio::task::JoinSet::new();
+    for (i, sent, stream, rest, body) in open {
+        answers.spawn(async move {
+            let outcome = raw_http::finish(stream, rest, Instant::now(), ANSWER_WITHIN).await;
+            (i, sent, outcome, body)
+        });
+    }
+    let mut problems = Vec::new();
+    let mut answered = 0;
+    let mut by_kind = BTreeMap::<&str, (usize, usize)>::new();
+    let mut results = answers.join_all().await;
+    results.sort_by_key(|(i, ..)| *i);
+    for (i, sent, outcome, body) in results {
+        let counts = by_kind.entry(sent.words()).or_default();
+        counts.0 += 1;
+        let echoed = outcome.response().is_some_and(|r| {
+            r.status == 200
+                && serde_json::from_slice::<serde_json::Value>(&r.body).ok()
+                    == serde_json::from_slice::<serde_json::Value>(&body).ok()
+        });
+        if echoed {
+            answered += 1;
+            counts.1 += 1;
+        } else {
+            problems.push(format!(
+                "#{i} ({}): expected HTTP 200 with its body echoed, got {outcome}",
+                sent.words()
+            ));
+        }
+    }
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(words, (n, ok))| format!("{ok} of {n} with {words}"))
+        .collect();
+    let summary = format!(
+        "{IN_FLIGHT} requests in flight at SIGTERM, {answered} answered ({})",
+        kinds.join(", ")
+    );
+    let check = if problems.is_empty() {
+        Check::pass(&name).with_note(Some(summary))
+    } else {
+        problems.insert(0, summary);
+        Check::fail(&name, problems)
+    };
+    vec![
+        check,
+        exits_zero(
+            &mut service,
+            signalled,
+            "exits 0 after answering the requests in flight",
+        )
+        .await,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::Verdict;
+    use super::*;
+
+    /// The in-flight check, `LAB_RUNS` times (20) against each built service
+    /// (target/release/rust-svc, target/go-svc/go-svc, or `LAB_RUST_BIN`,
+    /// `LAB_GO_BIN`): `cargo test -p harness --lib requests_in_flight -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "starts the built services, for minutes"]
+    async fn requests_in_flight_are_answered_every_time() {
+        let root = Layout::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut layout = Layout::new(root);
+        for (target, var) in [(Target::Rust, "LAB_RUST_BIN"), (Target::Go, "LAB_GO_BIN")] {
+            if let Some(bin) = std::env::var_os(var) {
+                layout.set_binary(target, bin.into());
+            }
+        }
+        let runs: usize = std::env::var("LAB_RUNS").map_or(20, |v| v.parse().unwrap());
+        let mut failed = Vec::new();
+        for target in [Target::Rust, Target::Go] {
+            let mut passes = 0;
+            for run in 1..=runs {
+                let service = layout.start(target, Duration::from_secs(20)).await.unwrap();
+                let checks = requests_in_flight(service).await;
+                let fails: Vec<&Check> = checks
+                    .iter()
+                    .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
+                    .collect();
+                let note = checks[0].note.clone().unwrap_or_default();
+                if fails.is_empty() {
+                    passes += 1;
+                    println!("{target} run {run}: pass: {note}");
+                } else {
+                    println!("{target} run {run}: FAIL: {fails:?}");
+                }
+            }
+            println!("{target}: {passes}/{runs} passed");
+            if passes != runs {
+                failed.push(format!("{target} {passes}/{runs}"));
+            }
+        }
+        assert!(failed.is_empty(), "{failed:?}");
+    }
 }

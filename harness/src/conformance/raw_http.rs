@@ -262,6 +262,18 @@ pub async fn exchange(addr: SocketAddr, request: Vec<u8>, timeout: Duration) -> 
         Err(_) => return RawOutcome::Failed(format!("connect timed out after {timeout:?}")),
     };
     let _ = stream.set_nodelay(true);
+    finish(stream, request, started, timeout).await
+}
+
+/// Writes `request` (or what is left of it) on an open connection while
+/// reading, and returns the first response, as [`exchange`] does. Times are
+/// counted from `started`; it gives up `timeout` after it.
+pub async fn finish(
+    stream: TcpStream,
+    request: Vec<u8>,
+    started: Instant,
+    timeout: Duration,
+) -> RawOutcome {
     let (mut reader, mut writer) = stream.into_split();
     // The write half stays open until the response is read: some servers treat
     // a half-close as the end of the connection.
