@@ -4,14 +4,17 @@
 //! signal is sorted by how it ended:
 //!
 //! - **completed**: the expected answer;
-//! - **not accepted**: the service never took it, which a client may safely
-//!   retry: a refused connection (the listener had closed); a request the
-//!   HTTP client still held when its connection closed (hyper hands it back
-//!   unsent); an HTTP/2 stream refused by GOAWAY or REFUSED_STREAM; or an
-//!   HTTP/1.1 keep-alive connection the service closed while it was idle (the
-//!   request raced the close and no byte of a response came back);
-//! - **failed**: anything else, such as an error status, a reset after the
-//!   request was taken, or a timeout. A drain that loses nothing has none.
+//! - **not accepted**: no byte of the request reached the service, so a
+//!   client may safely retry it: a refused connection (the listener had
+//!   closed); a request the HTTP client never wrote because its connection
+//!   had closed (hyper hands it back unsent); or an HTTP/2 stream the service
+//!   refused (above the last stream id of its GOAWAY, or reset with
+//!   REFUSED_STREAM; RFC 9113 §8.7);
+//! - **failed**: anything else, such as an error status, a timeout, or a
+//!   connection closed or reset after the request was written, whether the
+//!   connection was fresh or an idle keep-alive one the service closed as the
+//!   request arrived: the client cannot tell whether it was processed. A
+//!   drain that loses nothing has none.
 //!
 //! Alongside, probes on fresh connections time when `GET /health` turned 503
 //! and when the listener stopped accepting, and the service's exit is timed.
@@ -78,7 +81,7 @@ pub struct DrainRecord {
 }
 
 impl DrainRecord {
-    /// Requests the service took after the signal: completed plus failed.
+    /// Requests sent after the signal that reached the service: completed plus failed.
     pub fn accepted(&self) -> u64 {
         self.completed + self.failed.values().sum::<u64>()
     }
@@ -121,9 +124,11 @@ impl DrainRecord {
 
 /// The drain section's explanation, shared by both report formats.
 pub const EXPLANATION: &str = "Each service took open-loop load, got SIGTERM part way, and the load \
-went on. Of the requests sent after the signal, *accepted* ones are those the service took \
-(completed or failed); *not accepted* ones met a closed listener or an idle keep-alive \
-connection being closed, which a client retries safely. A clean drain fails none, turns \
+went on. Of the requests sent after the signal, *not accepted* ones never reached the service \
+(a refused connection, a request the client never wrote because its connection had closed, an \
+HTTP/2 stream refused by GOAWAY), which a client retries safely; *accepted* ones are the rest \
+(completed or failed). A request whose connection closed after it was written counts as \
+failed: the client cannot tell whether it was processed. A clean drain fails none, turns \
 `/health` to 503 at once, keeps serving for --drain-delay, then stops listening and exits 0.";
 
 /// The drain runs of one scenario, in file order, with its settings in words.
@@ -294,8 +299,11 @@ enum Class {
     Failed(String),
 }
 
-/// Sorts an outcome. `reused` says the request went out on an HTTP/1.1
-/// connection that had already carried a response.
+/// Sorts an outcome: not accepted only when no byte of the request reached
+/// the service. `reused` says the request went out on an HTTP/1.1 connection
+/// that had already carried a response: a reset there is the keep-alive race
+/// (the service closed the idle connection as the request arrived), named
+/// apart but failed all the same, since the request was written.
 fn classify(outcome: &Outcome, reused: bool) -> Class {
     match outcome {
         Outcome::Ok => Class::Completed,
@@ -307,7 +315,7 @@ fn classify(outcome: &Outcome, reused: bool) -> Class {
             Class::NotAccepted("connection closed before sending")
         }
         Outcome::Error(class) if class == "reset" && reused => {
-            Class::NotAccepted("idle keep-alive closed")
+            Class::Failed("reset on a reused keep-alive connection".to_owned())
         }
         Outcome::Error(class) => Class::Failed(class.clone()),
     }
@@ -724,9 +732,10 @@ mod tests {
             classify(&err("connect"), false),
             Class::NotAccepted("connection refused")
         );
+        // Written, then closed: the client cannot tell whether it was processed.
         assert_eq!(
             classify(&err("reset"), true),
-            Class::NotAccepted("idle keep-alive closed")
+            Class::Failed("reset on a reused keep-alive connection".into())
         );
         assert_eq!(
             classify(&err("refused_stream"), false),
@@ -736,7 +745,6 @@ mod tests {
             classify(&err("not_sent"), false),
             Class::NotAccepted("connection closed before sending")
         );
-        // A reset on a connection that had carried nothing is not the idle race.
         assert_eq!(
             classify(&err("reset"), false),
             Class::Failed("reset".into())

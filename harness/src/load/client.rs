@@ -211,6 +211,12 @@ fn connect_error() -> Outcome {
     Outcome::Error("connect".to_owned())
 }
 
+/// The connection closed before the request was handed to it: no byte of
+/// the request was written.
+fn not_sent() -> Outcome {
+    Outcome::Error("not_sent".to_owned())
+}
+
 /// Classifies a transport error by walking its source chain.
 pub fn classify(err: &(dyn StdError + 'static)) -> &'static str {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
@@ -227,9 +233,13 @@ pub fn classify(err: &(dyn StdError + 'static)) -> &'static str {
             };
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            // RFC 9113 §8.7: a stream above a GOAWAY's last id, or reset with
-            // REFUSED_STREAM, was never processed; a client may retry it.
-            if h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM) {
+            // RFC 9113 §8.7: a stream above the last id of a GOAWAY the server
+            // sent, or one it reset with REFUSED_STREAM, was never processed; a
+            // client may retry it. A GOAWAY of the client's own (a protocol
+            // error it found) says nothing of what the server processed.
+            if h2.is_remote()
+                && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+            {
                 return "refused_stream";
             }
             if h2.is_reset() || h2.is_io() {
@@ -238,7 +248,7 @@ pub fn classify(err: &(dyn StdError + 'static)) -> &'static str {
         }
         if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
             // hyper hands a queued request back unsent when its connection
-            // closes first ("connection closed"): the server never saw it.
+            // closes first ("connection closed"): no byte of it was written.
             if hyper.is_canceled() {
                 return "not_sent";
             }
@@ -397,7 +407,7 @@ impl Handle {
                 let request = maker.borrow_mut().rest();
                 let outcome = match (request, sender.ready().await) {
                     (Err(_), _) => return build_error(),
-                    (_, Err(err)) => http_error(&err),
+                    (_, Err(_)) => not_sent(),
                     (Ok(request), Ok(())) => {
                         rest_outcome(sender.send_request(request).await, spec.expect).await
                     }
@@ -414,7 +424,7 @@ impl Handle {
                 let request = maker.borrow_mut().rest();
                 match (request, sender.ready().await) {
                     (Err(_), _) => build_error(),
-                    (_, Err(err)) => http_error(&err),
+                    (_, Err(_)) => not_sent(),
                     (Ok(request), Ok(())) => {
                         rest_outcome(sender.send_request(request).await, spec.expect).await
                     }
@@ -466,7 +476,11 @@ async fn grpc_exchange(
         Err(_) => return build_error(),
     };
     if let Err(err) = grpc.ready().await {
-        return Outcome::Error(classify(&err).to_owned());
+        // The call was not made: nothing of it was sent.
+        return match classify(&err) {
+            "connect" => connect_error(),
+            _ => not_sent(),
+        };
     }
     match spec.kind {
         GrpcKind::Unary => match grpc.unary(tonic::Request::new(first), path, RawCodec).await {
