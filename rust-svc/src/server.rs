@@ -7,6 +7,7 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -147,7 +148,7 @@ impl Server {
     /// 1. readiness turns off: `/health` answers 503, the gRPC health service
     ///    reports NOT_SERVING;
     /// 2. both listeners keep serving for the drain delay, or until the next
-    ///    item of `signals`;
+    ///    item of `signals`; HTTP/1.1 responses carry `Connection: close`;
     /// 3. both listeners close, and in-flight requests and streams get the drain
     ///    timeout to finish: `Ok` if they do, [`ServeError::DrainTimeout`]
     ///    (after cutting the REST connections) if not. A REST connection that
@@ -188,6 +189,7 @@ impl Server {
         let rest = Rest {
             builder,
             router,
+            closing: Arc::new(AtomicBool::new(false)),
             draining: watch::Sender::new(false),
             first_request_grace: connection::first_request_grace(header_read_timeout),
         };
@@ -201,6 +203,7 @@ impl Server {
 
         tracing::info!(delay = %humantime::format_duration(drain_delay), "draining: reporting not serving");
         state.stop_serving();
+        rest.closing.store(true, Ordering::Relaxed);
         for name in std::iter::once("").chain(grpcapi::SERVICE_NAMES) {
             health
                 .set_service_status(name, ServingStatus::NotServing)
@@ -383,6 +386,9 @@ struct Rest {
     /// Turns true when the listeners close: each connection then shuts down
     /// gracefully (see [`connection::serve`]).
     draining: watch::Sender<bool>,
+    /// Set when the drain begins: HTTP/1.1 responses carry `Connection: close`
+    /// from then on (see [`Marking`]).
+    closing: Arc<AtomicBool>,
     first_request_grace: Duration,
 }
 
@@ -403,6 +409,7 @@ async fn accept_loop(
                     let service = Marking::new(
                         TowerToHyperService::new(rest.router.clone()),
                         Arc::clone(&first),
+                        Arc::clone(&rest.closing),
                     );
                     let connection = rest
                         .builder

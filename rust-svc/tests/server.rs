@@ -603,6 +603,61 @@ async fn readiness_turns_off_at_once_and_the_drain_delay_keeps_serving() {
     drop((channel, fresh));
 }
 
+/// During the drain delay a keep-alive connection is closed after its next
+/// response, with `Connection: close`, rather than while idle when the
+/// listeners close, which would race the client's next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_connections_close_after_their_next_response_once_draining() {
+    let running = start(&["--drain-delay", "60s"]).await;
+    let io = TokioIo::new(TcpStream::connect(running.http).await.unwrap());
+    let (mut http1, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    let http1_connection = tokio::spawn(connection);
+    let get = |path: &str| {
+        Request::get(path)
+            .header(http::header::HOST, "lab")
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let before = http1.send_request(get("/v1/users/1")).await.unwrap();
+    assert_eq!(before.headers().get(http::header::CONNECTION), None);
+    split(before).await;
+
+    running.trigger.send(()).unwrap();
+    wait_for_draining(running.http).await;
+    let after = http1.send_request(get("/v1/users/1")).await.unwrap();
+    assert_eq!(after.status(), StatusCode::OK);
+    assert_eq!(after.headers()[http::header::CONNECTION], "close");
+    split(after).await;
+    tokio::time::timeout(WAIT, http1_connection)
+        .await
+        .expect("the server closes the connection after that response")
+        .unwrap()
+        .unwrap();
+    // HTTP/2 has no Connection header; its connections get GOAWAY later.
+    let io = TokioIo::new(TcpStream::connect(running.http).await.unwrap());
+    let (mut h2, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = h2
+        .send_request(
+            Request::get(format!("http://{}/v1/users/1", running.http))
+                .body(Empty::<Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(http::header::CONNECTION), None);
+
+    running.trigger.send(()).unwrap();
+    let result = tokio::time::timeout(WAIT, running.serve)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listeners_close_when_the_drain_delay_is_over() {
     let delay = Duration::from_millis(1500);

@@ -22,9 +22,16 @@ const newConnGrace = 5 * time.Second
 // listener itself, turns keep-alives off, and calls Shutdown only once every
 // connection has handed the handler its first request or is older than the
 // grace (wait); rust-svc's server/connection.rs does the same with hyper.
+//
+// It also answers HTTP/1.x requests with Connection: close once closing is
+// set, when the drain begins: an idle keep-alive connection that Shutdown
+// closes races the client's next request, which is then lost; closed after a
+// response instead, during the drain delay, it is one the client knows not
+// to reuse. rust-svc does the same.
 type firstRequests struct {
-	mu    sync.Mutex
-	conns map[net.Conn]*connStart
+	mu      sync.Mutex
+	conns   map[net.Conn]*connStart
+	closing atomic.Bool
 }
 
 type connStart struct {
@@ -61,6 +68,10 @@ func (f *firstRequests) handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := r.Context().Value(connStartKey{}).(*connStart); ok && !s.served.Load() {
 			s.served.Store(true)
+		}
+		// HTTP/2 has no Connection header: its connections get GOAWAY.
+		if r.ProtoMajor == 1 && f.closing.Load() {
+			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)
 	})

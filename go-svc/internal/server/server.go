@@ -101,6 +101,7 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	case <-ctx.Done():
 		slog.Info("draining", "delay", cfg.DrainDelay, "timeout", cfg.DrainTimeout)
 		stopReadiness(svc, healthSrv)
+		first.closing.Store(true)
 		serveErr = delay(cfg.DrainDelay, skipDelay, serveErrs)
 	case serveErr = <-serveErrs:
 		stopReadiness(svc, healthSrv)

@@ -479,6 +479,58 @@ func TestDrainDelay(t *testing.T) {
 }
 
 // TestSecondSignalEndsDelay: a second signal closes the listeners at once.
+// TestKeepAliveClosesAfterNextResponse: during the drain delay a keep-alive
+// connection is closed after its next response, with Connection: close,
+// rather than while idle when the listener closes, which would race the
+// client's next request.
+func TestKeepAliveClosesAfterNextResponse(t *testing.T) {
+	cfg := testConfig()
+	cfg.DrainDelay = time.Minute
+	r := start(t, cfg)
+	pollHealth(t, r.httpAddr)
+	conn, err := net.Dial("tcp", r.httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	ask := func() *http.Response {
+		t.Helper()
+		io.WriteString(conn, "GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := ask(); resp.Close {
+		t.Fatal("Connection: close before the drain")
+	}
+	r.cancel()
+	for !strings.Contains(mustGet(t, "http://"+r.httpAddr+"/health"), "draining") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if resp := ask(); resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("during the delay: status %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("the connection stayed open after Connection: close: %d, %v", n, err)
+	}
+	r.skipDelay()
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+}
+
+func mustGet(t *testing.T, url string) string {
+	t.Helper()
+	_, body := get(t, http.MethodGet, url)
+	return body
+}
+
 func TestSecondSignalEndsDelay(t *testing.T) {
 	cfg := testConfig()
 	cfg.DrainDelay = time.Hour

@@ -154,6 +154,32 @@ async fn drain(mut service: Service) -> Vec<Check> {
         .with_observed(&outcome),
     );
 
+    // 2b. A keep-alive HTTP/1.1 request is answered with `Connection: close`,
+    // so that the client does not reuse the connection and race its close.
+    let outcome = raw_http::exchange(
+        service.http,
+        raw_http::get_keep_alive("/v1/users/1"),
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut problems = judge(&golden::ok(200, super::model::user(1)), &outcome);
+    if let Some(response) = outcome.response() {
+        let connection = response.header("connection");
+        if !connection.is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            problems.push(format!(
+                "expected the header Connection: close, got {}",
+                connection.map_or("none".to_owned(), |v| format!("Connection: {v}"))
+            ));
+        }
+    }
+    checks.push(
+        Check::new(
+            "during the drain delay, a keep-alive HTTP/1.1 GET /v1/users/1 is 200 with Connection: close",
+            problems,
+        )
+        .with_observed(&outcome),
+    );
+
     // 3. gRPC health reports NOT_SERVING, to a new Check and to a Watch.
     checks.push(grpc_not_serving(service.grpc).await);
 

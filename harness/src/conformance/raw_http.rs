@@ -404,6 +404,12 @@ pub fn get(path: &str, extra: &[String]) -> Vec<u8> {
     head.into_bytes()
 }
 
+/// `GET path` with `Host` only: HTTP/1.1 keeps such a connection alive
+/// unless the server says otherwise.
+pub fn get_keep_alive(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").into_bytes()
+}
+
 /// `POST path` with a `Content-Length` body and an optional `Content-Type`.
 pub fn post(path: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
     let mut out = post_head(path, content_type);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::TryFutureExt as _;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -53,30 +54,62 @@ impl FirstRequest {
     }
 }
 
-/// A hyper service that marks [`FirstRequest`] before passing each request on.
+/// A hyper service that marks [`FirstRequest`] before passing each request
+/// on and, once `closing` is set (the drain has begun), answers HTTP/1.x
+/// requests with `Connection: close`.
+///
+/// An idle keep-alive connection that the drain closes races the client's
+/// next request, which is then lost. Closed after a response instead, during
+/// the drain delay, the connection is one the client knows not to reuse.
 #[derive(Debug, Clone)]
 pub struct Marking<S> {
     inner: S,
     first: Arc<FirstRequest>,
+    closing: Arc<AtomicBool>,
 }
 
 impl<S> Marking<S> {
-    pub fn new(inner: S, first: Arc<FirstRequest>) -> Self {
-        Self { inner, first }
+    pub fn new(inner: S, first: Arc<FirstRequest>, closing: Arc<AtomicBool>) -> Self {
+        Self {
+            inner,
+            first,
+            closing,
+        }
     }
 }
 
-impl<S, R> hyper::service::Service<R> for Marking<S>
+type Finish<B> = fn(http::Response<B>) -> http::Response<B>;
+
+fn keep<B>(response: http::Response<B>) -> http::Response<B> {
+    response
+}
+
+fn close<B>(mut response: http::Response<B>) -> http::Response<B> {
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+impl<S, R, B> hyper::service::Service<http::Request<R>> for Marking<S>
 where
-    S: hyper::service::Service<R>,
+    S: hyper::service::Service<http::Request<R>, Response = http::Response<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = futures::future::MapOk<S::Future, Finish<B>>;
 
-    fn call(&self, request: R) -> Self::Future {
+    fn call(&self, request: http::Request<R>) -> Self::Future {
         self.first.mark();
-        self.inner.call(request)
+        // HTTP/2 has no Connection header: its connections get GOAWAY.
+        let finish: Finish<B> =
+            if request.version() < http::Version::HTTP_2 && self.closing.load(Ordering::Relaxed) {
+                close
+            } else {
+                keep
+            };
+        self.inner.call(request).map_ok(finish)
     }
 }
 
