@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::stats::{self, Better, Bootstrap, Interval, Verdict};
+use crate::stats::{self, Better, CONFIDENCE, Interval, Verdict};
 
 // ---- input: the parts of results.json the reports read --------------------------
 
@@ -356,10 +356,12 @@ pub struct Comparison {
     pub metric: String,
     pub unit: &'static str,
     pub better: Better,
-    /// Medians (or the headline's aggregate); None when not measured.
+    /// Geometric means over repetitions (or the headline's aggregate); None
+    /// when not measured.
     pub rust: Option<f64>,
     pub go: Option<f64>,
-    /// Go / Rust with a 95% bootstrap interval.
+    /// Go / Rust of those, with a 95% interval (Welch's t on the logs); zero
+    /// width for figures measured once, or too few to have an interval.
     pub ratio: Option<Interval>,
     pub verdict: Option<Verdict>,
     /// Coefficients of variation across repetitions.
@@ -374,59 +376,75 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    fn of(
-        metric: &str,
-        unit: &'static str,
-        better: Better,
-        rust: &[f64],
-        go: &[f64],
-        bootstrap: &Bootstrap,
-    ) -> Self {
-        let ratio = stats::ratio_of_medians(go, rust, bootstrap);
-        let rust_cv = stats::cv(rust);
-        let go_cv = stats::cv(go);
-        Self {
-            metric: metric.to_owned(),
-            unit,
-            better,
-            rust: stats::median(rust),
-            go: stats::median(go),
-            verdict: ratio.map(|r| stats::verdict(&r, better)),
-            ratio,
-            noisy: stats::is_noisy(rust) || stats::is_noisy(go),
-            rust_cv,
-            go_cv,
-            rust_n: rust.len(),
-            go_n: go.len(),
-            note: None,
-        }
-    }
-
-    /// `of` for a metric measured once per repetition: with fewer than two
-    /// kept repetitions on a side the interval ignores that side's spread, so
-    /// there is no verdict, only the ratio and a note that says why.
+    /// A metric measured once per repetition: Go / Rust with its interval and
+    /// verdict. With fewer than two kept repetitions on a side there is no
+    /// spread to go on, so no interval and no verdict: only the ratio, and a
+    /// note that says why.
     fn of_repetitions(
         metric: &str,
         unit: &'static str,
         better: Better,
         rust: &[f64],
         go: &[f64],
-        bootstrap: &Bootstrap,
     ) -> Self {
-        let mut c = Self::of(metric, unit, better, rust, go, bootstrap);
-        if c.ratio.is_some() && (rust.len() < 2 || go.len() < 2) {
-            c.verdict = None;
-            let short: Vec<String> = [(RUST, rust.len()), (GO, go.len())]
-                .iter()
-                .filter(|(_, n)| *n < 2)
-                .map(|(t, n)| format!("{t} {n}"))
-                .collect();
-            c.note = Some(format!(
-                "no verdict: fewer than 2 kept repetitions ({})",
-                short.join(", ")
-            ));
+        let mut c = Self::described(metric, unit, better, rust, go);
+        c.ratio = stats::ratio_of_geomeans(go, rust, CONFIDENCE);
+        c.verdict = c.ratio.map(|r| stats::verdict(&r, better));
+        if c.ratio.is_none() {
+            c.ratio = stats::point_ratio(go, rust);
+            if c.ratio.is_some() {
+                let short: Vec<String> = [(RUST, rust.len()), (GO, go.len())]
+                    .iter()
+                    .filter(|(_, n)| *n < 2)
+                    .map(|(t, n)| format!("{t} {n}"))
+                    .collect();
+                c.note = Some(format!(
+                    "no verdict: fewer than 2 kept repetitions ({})",
+                    short.join(", ")
+                ));
+            }
         }
         c
+    }
+
+    /// A deterministic figure (a size), measured once: the ratio is exact, so
+    /// its verdict needs no interval.
+    fn measured_once(
+        metric: &str,
+        unit: &'static str,
+        better: Better,
+        rust: &[f64],
+        go: &[f64],
+    ) -> Self {
+        let mut c = Self::described(metric, unit, better, rust, go);
+        c.ratio = stats::point_ratio(go, rust);
+        c.verdict = c.ratio.map(|r| stats::verdict(&r, better));
+        c
+    }
+
+    /// Each side's geometric mean and spread; no ratio yet.
+    fn described(
+        metric: &str,
+        unit: &'static str,
+        better: Better,
+        rust: &[f64],
+        go: &[f64],
+    ) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            unit,
+            better,
+            rust: stats::geomean(rust),
+            go: stats::geomean(go),
+            ratio: None,
+            verdict: None,
+            noisy: stats::is_noisy(rust) || stats::is_noisy(go),
+            rust_cv: stats::cv(rust),
+            go_cv: stats::cv(go),
+            rust_n: rust.len(),
+            go_n: go.len(),
+            note: None,
+        }
     }
 
     fn unavailable(metric: &str, unit: &'static str, better: Better, why: String) -> Self {
@@ -563,7 +581,6 @@ pub fn exclusion(run: &RunIn) -> Option<String> {
 }
 
 pub fn analyse(results: ResultsIn) -> Analysis {
-    let bootstrap = Bootstrap::default();
     let mut flags = Vec::new();
     let mut retries = Vec::new();
     for r in results.runs.iter().filter(|r| r.retried.is_some()) {
@@ -618,19 +635,12 @@ pub fn analyse(results: ResultsIn) -> Analysis {
     }
     let mut scenarios = Vec::new();
     for name in &names {
-        scenarios.push(scenario_report(&results, name, &bootstrap, &mut flags));
+        scenarios.push(scenario_report(&results, name, &mut flags));
     }
-    let capacity = capacity_reports(&results, &bootstrap, &mut flags);
-    let startup = startup_report(&results, &bootstrap);
-    let sizes = size_comparisons(&results, &bootstrap);
-    let headlines = headlines(
-        &results,
-        &scenarios,
-        &capacity,
-        startup.as_ref(),
-        &sizes,
-        &bootstrap,
-    );
+    let capacity = capacity_reports(&results, &mut flags);
+    let startup = startup_report(&results);
+    let sizes = size_comparisons(&results);
+    let headlines = headlines(&results, &scenarios, &capacity, startup.as_ref(), &sizes);
     Analysis {
         results,
         headlines,
@@ -643,12 +653,7 @@ pub fn analyse(results: ResultsIn) -> Analysis {
     }
 }
 
-fn scenario_report(
-    results: &ResultsIn,
-    name: &str,
-    bootstrap: &Bootstrap,
-    flags: &mut Vec<Flag>,
-) -> ScenarioReport {
+fn scenario_report(results: &ResultsIn, name: &str, flags: &mut Vec<Flag>) -> ScenarioReport {
     // A retried try is superseded by the next one in its place.
     let indices: Vec<usize> = (0..results.runs.len())
         .filter(|&i| results.runs[i].scenario == name && results.runs[i].retried.is_none())
@@ -682,14 +687,7 @@ fn scenario_report(
         }
         let rust = values(RUST, metric);
         let go = values(GO, metric);
-        let mut c = Comparison::of_repetitions(
-            metric.name,
-            metric.unit,
-            metric.better,
-            &rust,
-            &go,
-            bootstrap,
-        );
+        let mut c = Comparison::of_repetitions(metric.name, metric.unit, metric.better, &rust, &go);
         if rust.is_empty() || go.is_empty() {
             c.note = Some(format!(
                 "not measured for {}",
@@ -753,11 +751,7 @@ fn scenario_report(
     }
 }
 
-fn capacity_reports(
-    results: &ResultsIn,
-    bootstrap: &Bootstrap,
-    flags: &mut Vec<Flag>,
-) -> Vec<CapacityReport> {
+fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityReport> {
     let mut names: Vec<&str> = Vec::new();
     for c in &results.capacity {
         if !names.contains(&c.scenario.as_str()) {
@@ -813,7 +807,6 @@ fn capacity_reports(
             Better::Higher,
             &kept[RUST],
             &kept[GO],
-            bootstrap,
         );
         let at_max = limited_by.values().flatten().all(|l| l == "max rate");
         if at_max {
@@ -870,7 +863,11 @@ fn capacity_reports(
     reports
 }
 
-fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupReport> {
+/// What the startup headline's figures are, and what its interval can see.
+const STARTUP_NOTE: &str = "geometric mean of the warm runs (run 1, cold, is shown apart); \
+                            the interval sees the spread within this one block of runs";
+
+fn startup_report(results: &ResultsIn) -> Option<StartupReport> {
     let find = |t: &str| results.startup.iter().rev().find(|s| s.target == t);
     let (rust, go) = (find(RUST), find(GO));
     if rust.is_none() && go.is_none() {
@@ -887,16 +884,17 @@ fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupR
         Better::Lower,
         &warm(rust, |s| &s.ready_ms),
         &warm(go, |s| &s.ready_ms),
-        bootstrap,
     );
-    ready.note = Some("median of the warm runs (run 1, cold, is shown apart)".to_owned());
+    ready.note = Some(match ready.note.take() {
+        Some(note) => format!("{STARTUP_NOTE}; {note}"),
+        None => STARTUP_NOTE.to_owned(),
+    });
     let exit = Comparison::of_repetitions(
         "stop (SIGTERM to exit)",
         "ms",
         Better::Lower,
         &warm(rust, |s| &s.exit_ms),
         &warm(go, |s| &s.exit_ms),
-        bootstrap,
     );
     let mut report = StartupReport {
         ready,
@@ -922,7 +920,7 @@ fn startup_report(results: &ResultsIn, bootstrap: &Bootstrap) -> Option<StartupR
 }
 
 /// Sizes are measured once (they are deterministic): the interval is the ratio itself.
-fn size_comparisons(results: &ResultsIn, bootstrap: &Bootstrap) -> Vec<Comparison> {
+fn size_comparisons(results: &ResultsIn) -> Vec<Comparison> {
     let find = |t: &str| results.artifacts.iter().rev().find(|a| a.target == t);
     let (rust, go) = (find(RUST), find(GO));
     if rust.is_none() && go.is_none() {
@@ -945,7 +943,7 @@ fn size_comparisons(results: &ResultsIn, bootstrap: &Bootstrap) -> Vec<Compariso
                     .into_iter()
                     .collect()
             };
-            let mut c = Comparison::of(name, "MiB", Better::Lower, &mib(rust), &mib(go), bootstrap);
+            let mut c = Comparison::measured_once(name, "MiB", Better::Lower, &mib(rust), &mib(go));
             if c.ratio.is_none() {
                 let notes: Vec<String> = [rust, go]
                     .into_iter()
@@ -969,14 +967,13 @@ fn aggregate(
     metric: &str,
     scenarios: &[&ScenarioReport],
     results: &ResultsIn,
-    bootstrap: &Bootstrap,
 ) -> Comparison {
     let m = METRICS
         .iter()
         .find(|m| m.name == metric)
         .expect("a known metric");
     let mut groups = Vec::new();
-    let (mut rust_medians, mut go_medians) = (Vec::new(), Vec::new());
+    let (mut rust_means, mut go_means) = (Vec::new(), Vec::new());
     let mut noisy = 0;
     let mut short = 0;
     let mut included = Vec::new();
@@ -984,7 +981,7 @@ fn aggregate(
         let values = |t: &str| kept_values(&results.runs, &s.kept, t, m);
         let (rust, go) = (values(RUST), values(GO));
         // As for one scenario: a side with fewer than two kept repetitions has
-        // no spread to resample.
+        // no spread to go on.
         if rust.len() < 2 || go.len() < 2 {
             if !rust.is_empty() || !go.is_empty() {
                 short += 1;
@@ -994,8 +991,8 @@ fn aggregate(
         if stats::is_noisy(&rust) || stats::is_noisy(&go) {
             noisy += 1;
         }
-        rust_medians.extend(stats::median(&rust));
-        go_medians.extend(stats::median(&go));
+        rust_means.extend(stats::geomean(&rust));
+        go_means.extend(stats::geomean(&go));
         groups.push((go, rust));
         included.push(s.name.as_str());
     }
@@ -1007,7 +1004,7 @@ fn aggregate(
             format!("unavailable: no scenario measured {metric} for both targets"),
         );
     }
-    let ratio = stats::geomean_ratio(&groups, bootstrap);
+    let ratio = stats::geomean_ratio(&groups, CONFIDENCE);
     let n = groups.len();
     let mut what = if n == 1 {
         format!("1 scenario ({})", included[0])
@@ -1023,8 +1020,8 @@ fn aggregate(
         metric: title.to_owned(),
         unit: m.unit,
         better: m.better,
-        rust: stats::geomean(&rust_medians),
-        go: stats::geomean(&go_medians),
+        rust: stats::geomean(&rust_means),
+        go: stats::geomean(&go_means),
         verdict: ratio.map(|r| stats::verdict(&r, m.better)),
         ratio,
         rust_cv: None,
@@ -1046,20 +1043,13 @@ fn headlines(
     capacity: &[CapacityReport],
     startup: Option<&StartupReport>,
     sizes: &[Comparison],
-    bootstrap: &Bootstrap,
 ) -> Vec<Comparison> {
     let open: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.model == "open").collect();
     let closed: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.model == "closed").collect();
     let all: Vec<&ScenarioReport> = scenarios.iter().collect();
     let mut rows = vec![
-        aggregate("p99 latency", "p99 latency", &open, results, bootstrap),
-        aggregate(
-            "throughput (closed loop)",
-            "throughput",
-            &closed,
-            results,
-            bootstrap,
-        ),
+        aggregate("p99 latency", "p99 latency", &open, results),
+        aggregate("throughput (closed loop)", "throughput", &closed, results),
     ];
     rows.push(match capacity {
         [] => Comparison::unavailable(
@@ -1088,7 +1078,7 @@ fn headlines(
                     (v(GO), v(RUST))
                 })
                 .collect();
-            match stats::geomean_ratio(&groups, bootstrap) {
+            match stats::geomean_ratio(&groups, CONFIDENCE) {
                 None => Comparison::unavailable(
                     "capacity at SLO",
                     "req/s",
@@ -1150,40 +1140,44 @@ fn headlines(
         "CPU per request",
         &all,
         results,
-        bootstrap,
     ));
-    // Idle memory is the same measurement in every run (a fresh service): pool them.
-    let idle = |t: &str| -> Vec<f64> {
-        scenarios
-            .iter()
-            .flat_map(|s| s.kept.get(t).into_iter().flatten())
-            .filter_map(|&i| results.runs[i].server.as_ref())
-            .map(|s| s.rss_kib.idle as f64 / 1024.0)
-            .collect()
+    // Idle memory is the same measurement in every run (a fresh service). The
+    // services of one repetition share its conditions, so the interval is over
+    // repetitions, each one's median service: pooling every service (~48 a
+    // side in the quick suite) made it far narrower than repetitions vary.
+    let idle = |t: &str| -> (Vec<f64>, usize) {
+        let mut by_repetition: BTreeMap<Option<u32>, Vec<f64>> = BTreeMap::new();
+        for s in scenarios {
+            for &i in s.kept.get(t).into_iter().flatten() {
+                let run = &results.runs[i];
+                if let Some(server) = &run.server {
+                    by_repetition
+                        .entry(run.repetition)
+                        .or_default()
+                        .push(server.rss_kib.idle as f64 / 1024.0);
+                }
+            }
+        }
+        let services = by_repetition.values().map(Vec::len).sum();
+        let medians = by_repetition.values().filter_map(|v| stats::median(v));
+        (medians.collect(), services)
     };
-    let mut idle_row = Comparison::of_repetitions(
-        "idle memory (RSS)",
-        "MiB",
-        Better::Lower,
-        &idle(RUST),
-        &idle(GO),
-        bootstrap,
+    let ((rust, rust_services), (go, go_services)) = (idle(RUST), idle(GO));
+    let mut idle_row =
+        Comparison::of_repetitions("idle memory (RSS)", "MiB", Better::Lower, &rust, &go);
+    let what = format!(
+        "each repetition's median fresh service ({rust_services} and {go_services} services \
+         in {} and {} repetitions)",
+        rust.len(),
+        go.len()
     );
-    idle_row.note = Some(format!(
-        "median over every fresh service ({} and {} runs)",
-        idle_row.rust_n, idle_row.go_n
-    ));
-    if idle_row.ratio.is_none() {
-        idle_row.note = Some("unavailable: no run measured the service's memory".to_owned());
-    }
+    idle_row.note = Some(match (idle_row.ratio, idle_row.note.take()) {
+        (None, _) => "unavailable: no run measured the service's memory".to_owned(),
+        (Some(_), Some(note)) => format!("{what}; {note}"),
+        (Some(_), None) => what,
+    });
     rows.push(idle_row);
-    rows.push(aggregate(
-        "peak memory (RSS)",
-        "peak RSS",
-        &all,
-        results,
-        bootstrap,
-    ));
+    rows.push(aggregate("peak memory (RSS)", "peak RSS", &all, results));
     rows.push(match startup {
         Some(s) => s.ready.clone(),
         None => Comparison::unavailable(

@@ -57,7 +57,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
     if !rows.is_empty() {
         charts.push(Chart {
             name: "ratios-headline".to_owned(),
-            caption: "Go / Rust of each headline metric with its 95% bootstrap interval (log \
+            caption: "Go / Rust of each headline metric with its 95% interval (log \
                       scale). Left of 1: Go's figure is lower; right of 1: Go's is higher."
                 .to_owned(),
             svg: plots::ratios("Decision table: Go / Rust", &rows)?,
@@ -81,7 +81,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
     if !p99_rows.is_empty() {
         charts.push(Chart {
             name: "ratios-p99".to_owned(),
-            caption: "p99 latency per scenario, Go / Rust with 95% bootstrap intervals (log \
+            caption: "p99 latency per scenario, Go / Rust with 95% intervals (log \
                       scale; right of 1: Rust is faster)."
                 .to_owned(),
             svg: plots::ratios("p99 latency: Go / Rust per scenario", &p99_rows)?,

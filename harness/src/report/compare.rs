@@ -1,14 +1,16 @@
 //! `harness compare BASE HEAD`: how each metric moved between two runs of the
-//! lab, per target and scenario, as head / base of the medians with a 95%
-//! bootstrap interval. A regression is a change whose whole interval lies on
-//! the worse side and whose estimate moved by more than the threshold.
+//! lab, per target and scenario, as head / base of the geometric means over
+//! repetitions with a 95% interval (the same t-interval on the logs as the
+//! reports' Go / Rust). A regression is a change whose whole interval lies on
+//! the worse side and whose estimate moved by more than the threshold. Sizes
+//! are measured once: their ratio is exact, and the threshold alone decides.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use super::analysis::{self, Analysis, GO, METRICS, RUST};
 use super::format::{interval_or_na, number, with_unit};
-use crate::stats::{self, Better, Bootstrap, Change, Interval};
+use crate::stats::{self, Better, CONFIDENCE, Change, Interval};
 
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -20,7 +22,8 @@ pub struct Row {
     pub better: Better,
     pub base: Option<f64>,
     pub head: Option<f64>,
-    /// head / base.
+    /// head / base, with its interval; zero width for a size, or when a side
+    /// has fewer than 2 values (then there is no change verdict).
     pub ratio: Option<Interval>,
     pub change: Option<Change>,
     pub noisy: bool,
@@ -57,7 +60,28 @@ struct What<'a> {
     better: Better,
 }
 
+/// A row over repetitions: no change verdict with fewer than 2 values on a side.
 fn row(what: What, base: &[f64], head: &[f64], threshold: f64) -> Row {
+    let ratio = stats::ratio_of_geomeans(head, base, CONFIDENCE);
+    let change = ratio.map(|r| stats::change(&r, what.better, threshold));
+    let ratio = ratio.or_else(|| stats::point_ratio(head, base));
+    row_with(what, base, head, ratio, change)
+}
+
+/// A size, measured once: the exact ratio against the threshold.
+fn size_row(what: What, base: f64, head: f64, threshold: f64) -> Row {
+    let ratio = stats::point_ratio(&[head], &[base]);
+    let change = ratio.map(|r| stats::change(&r, what.better, threshold));
+    row_with(what, &[base], &[head], ratio, change)
+}
+
+fn row_with(
+    what: What,
+    base: &[f64],
+    head: &[f64],
+    ratio: Option<Interval>,
+    change: Option<Change>,
+) -> Row {
     let What {
         scope,
         target,
@@ -65,16 +89,15 @@ fn row(what: What, base: &[f64], head: &[f64], threshold: f64) -> Row {
         unit,
         better,
     } = what;
-    let ratio = stats::ratio_of_medians(head, base, &Bootstrap::default());
     Row {
         scope: scope.to_owned(),
         target,
         metric: metric.to_owned(),
         unit,
         better,
-        base: stats::median(base),
-        head: stats::median(head),
-        change: ratio.map(|r| stats::change(&r, better, threshold)),
+        base: stats::geomean(base),
+        head: stats::geomean(head),
+        change,
         ratio,
         noisy: stats::is_noisy(base) || stats::is_noisy(head),
     }
@@ -170,14 +193,10 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
         };
         for target in [RUST, GO] {
             let pick = |c: &analysis::Comparison| if target == RUST { c.rust } else { c.go };
-            let (b, h): (Vec<f64>, Vec<f64>) = (
-                pick(bsz).into_iter().collect(),
-                pick(hsz).into_iter().collect(),
-            );
-            if b.is_empty() || h.is_empty() {
+            let (Some(b), Some(h)) = (pick(bsz), pick(hsz)) else {
                 continue;
-            }
-            rows.push(row(
+            };
+            rows.push(size_row(
                 What {
                     scope: "size",
                     target,
@@ -185,8 +204,8 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
                     unit: "MiB",
                     better: Better::Lower,
                 },
-                &b,
-                &h,
+                b,
+                h,
                 threshold,
             ));
         }
@@ -244,11 +263,16 @@ impl Comparison {
     }
 
     fn verdict_line(&self) -> String {
+        let count = |c: Option<Change>| self.rows.iter().filter(|r| r.change == c).count();
+        let without = match count(None) {
+            0 => String::new(),
+            n => format!(", {n} n/a (fewer than 2 values on a side)"),
+        };
         format!(
-            "{} regressions, {} improvements, {} unchanged (threshold {}%, 95% bootstrap intervals)",
+            "{} regressions, {} improvements, {} unchanged{without} (threshold {}%, 95% intervals)",
             self.regressions(),
             self.improvements(),
-            self.rows.len() - self.regressions() - self.improvements(),
+            count(Some(Change::NoChange)),
             number(self.threshold * 100.0)
         )
     }

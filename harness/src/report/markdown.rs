@@ -7,14 +7,14 @@ use std::fmt::Write;
 use super::analysis::{Analysis, Comparison, GO, RUST, ScenarioReport};
 use super::format::{cv_text, interval, interval_or_na, number, verdict_text, with_unit};
 
-pub const HOW_TO_READ: &str = "Each ratio is **Go / Rust** of the medians over repetitions, \
-with a 95% bootstrap confidence interval. For lower-is-better metrics (latency, CPU, memory, \
-startup, size) a ratio above 1 means Rust is better; for throughput and capacity, a ratio above \
-1 means Go is better. When the interval contains 1 the verdict is *no significant difference*: \
-the runs cannot tell the two apart. **noisy** marks a metric whose coefficient of variation \
-across repetitions exceeds 10%: rerun with more repetitions before trusting it. Runs with \
-errors, dropped requests or a saturated load generator are listed under *Left out* and never \
-enter the statistics.";
+pub const HOW_TO_READ: &str = "Each ratio is **Go / Rust** of the geometric means over \
+repetitions, with a 95% confidence interval (Welch's t on the logarithms). For lower-is-better \
+metrics (latency, CPU, memory, startup, size) a ratio above 1 means Rust is better; for \
+throughput and capacity, a ratio above 1 means Go is better. When the interval contains 1 the \
+verdict is *no significant difference*: the runs cannot tell the two apart. **noisy** marks a \
+metric whose coefficient of variation across repetitions exceeds 10%: rerun with more \
+repetitions before trusting it. Runs with errors, dropped requests or a saturated load \
+generator are listed under *Left out* and never enter the statistics.";
 
 /// The decision table alone (the README quotes it).
 pub fn decision_table(rows: &[Comparison]) -> String {
@@ -226,7 +226,7 @@ pub fn render(a: &Analysis) -> String {
         for c in [&s.ready, &s.exit] {
             let _ = writeln!(
                 out,
-                "| {} (median, warm) | {} | {} | {} | {} |",
+                "| {} (geometric mean, warm) | {} | {} | {} | {} |",
                 c.metric,
                 with_unit(c.rust, c.unit),
                 with_unit(c.go, c.unit),

@@ -61,10 +61,10 @@ fn headline_rows_in_order_with_real_verdicts() {
     let r = image.ratio.unwrap();
     assert_eq!((r.low, r.high), (r.estimate, r.estimate));
     assert!((r.estimate - 37_128_068.0 / 8_801_679.0).abs() < 1e-9);
-    // One sweep per target: a ratio, but no verdict (no spread to resample).
+    // One sweep per target: a ratio, but no interval width and no verdict.
     let capacity = row("capacity at SLO");
     assert_eq!(capacity.verdict, None);
-    assert_eq!(capacity.ratio.unwrap().estimate, 1.0);
+    assert_eq!(capacity.ratio, Some(crate::stats::Interval::point(1.0)));
     assert!(
         capacity
             .note
@@ -206,10 +206,19 @@ fn compare_finds_the_planted_changes() {
     assert_eq!(find("rust", "p99 latency").change, Some(Change::NoChange));
     assert_eq!(c.regressions(), 1, "{}", c.text());
     assert!(c.markdown().contains("🔴 **REGRESSION**"));
-    // The failed run of base is not a metric: it changes nothing.
+    // The failed run of base is not a metric: it changes nothing. Go's one
+    // kept run of get-user-http1, and the one capacity sweep a target, have no
+    // spread: a ratio, but no change verdict.
     let same = compare::compare(&base, &base, 0.05);
     assert_eq!(same.regressions(), 0);
-    assert!(same.rows.iter().all(|r| r.change == Some(Change::NoChange)));
+    for r in &same.rows {
+        let single =
+            (r.scope == "get-user-http1" && r.target == "go") || r.scope.starts_with("capacity: ");
+        let want = if single { None } else { Some(Change::NoChange) };
+        assert_eq!(r.change, want, "{r:?}");
+        assert_eq!(r.ratio.unwrap().estimate, 1.0, "{r:?}");
+    }
+    assert!(same.text().contains("n/a (fewer than 2 values on a side)"));
 }
 
 #[test]
