@@ -206,11 +206,14 @@ pub async fn run(layout: &Layout, o: &Options) -> anyhow::Result<bool> {
             println!(
                 "rate accuracy, {target}, open loop 20000/s for {} s: achieved {achieved:.1}/s ({:+.3}%), \
                  scheduler lag p99 {lag} µs, p99.9 {} µs (need within 1% and p99 < 200 µs), \
-                 generator CPU {:.0}% of a core: {}",
+                 generator CPU {:.0}% of a core, workers {} (run delay {} µs, steal {} ms): {}",
                 o.rate_seconds,
                 off * 100.0,
                 run["scheduler_lag_us"]["p999"],
                 core_percent(&run),
+                run["loadgen"]["realtime"].as_str().unwrap_or("?"),
+                run["loadgen"]["run_delay_us"],
+                run["loadgen"]["steal_ms"],
                 if ok { "PASS" } else { "FAIL" }
             );
         }

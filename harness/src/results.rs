@@ -135,6 +135,9 @@ pub struct Loadgen {
     pub workers: usize,
     /// The CPUs the harness ran on (its affinity during the run).
     pub cpus: Vec<usize>,
+    /// `realtime`, `run_delay_us`, `steal_ms`.
+    #[serde(flatten)]
+    pub scheduling: crate::load::Scheduling,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -226,6 +229,7 @@ impl RunRecord {
                 max_rss_kib: m.loadgen_max_rss_kib,
                 workers: m.workers,
                 cpus: crate::placement::available_cpus().unwrap_or_default(),
+                scheduling: m.scheduling.clone(),
             },
             concurrency: m.concurrency,
             connections: m.connections,

@@ -1,14 +1,16 @@
 //! The load engine: drives one scenario against one endpoint and measures it.
 //!
 //! `schedule` fixes the open-loop arrival times, `clock` paces them finer than
-//! tokio's timer, `worker` runs one thread of connections, `client` speaks the
-//! protocols and `recorder` keeps HdrHistograms. This module starts the
+//! tokio's timer, `sched` gets the pacing thread its CPU on time, `worker`
+//! runs one thread of connections, `client` speaks the protocols and
+//! `recorder` keeps HdrHistograms. This module starts the
 //! workers, shows progress, and merges what they measured into a `Run`.
 
 pub mod client;
 mod clock;
 mod progress;
 pub mod recorder;
+mod sched;
 mod schedule;
 mod worker;
 
@@ -150,6 +152,28 @@ pub struct Measured {
     /// CPU time of the whole harness process over the measured window.
     pub loadgen_cpu_seconds: f64,
     pub loadgen_max_rss_kib: u64,
+    pub scheduling: Scheduling,
+}
+
+/// How the load workers were scheduled over the measured window: the
+/// `loadgen` fields of a run in results.json that explain scheduler lag.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Scheduling {
+    /// The workers' real-time priority: "SCHED_FIFO 1" (open loop), how it
+    /// ended if a worker had to give it up, "unavailable: EPERM" (not
+    /// permitted) or "not used: closed loop". Workers that differ are listed
+    /// with "; ".
+    pub realtime: String,
+    /// Per worker, the time it was runnable but waited for its CPU over the
+    /// measured window, in µs (null: the kernel keeps no schedstats).
+    pub run_delay_us: Vec<Option<u64>>,
+    /// Time the hypervisor took the generator's CPUs away over the measured
+    /// window, in ms, summed over them (in clock ticks, usually 10 ms; null:
+    /// unreadable).
+    pub steal_ms: Option<u64>,
+    /// Per worker, its timer slack in ns (`PR_GET_TIMERSLACK` after asking
+    /// for 1 ns; null if it could not be set).
+    pub timer_slack_ns: Vec<Option<u64>>,
 }
 
 impl Measured {
@@ -164,12 +188,29 @@ impl Measured {
         if !self.totals.lag.is_empty() {
             let p99 = self.totals.lag.value_at_quantile(0.99);
             if p99 > 1_000 {
-                let mut reason = format!("scheduler lag p99 {p99} µs > 1000 µs");
+                let mut why = Vec::new();
                 if self.totals.cap_waits > 0 {
-                    reason.push_str(&format!(
-                        " ({} requests waited for the in-flight cap of {})",
+                    why.push(format!(
+                        "{} requests waited for the in-flight cap of {}",
                         self.totals.cap_waits, self.concurrency
                     ));
+                }
+                let delay_us: u64 = self.scheduling.run_delay_us.iter().flatten().sum();
+                if delay_us >= 1_000 {
+                    why.push(format!(
+                        "the workers waited {} ms for their CPU",
+                        delay_us / 1_000
+                    ));
+                }
+                match self.scheduling.steal_ms {
+                    Some(steal) if steal > 0 => {
+                        why.push(format!("the hypervisor took {steal} ms of their CPU"))
+                    }
+                    _ => {}
+                }
+                let mut reason = format!("scheduler lag p99 {p99} µs > 1000 µs");
+                if !why.is_empty() {
+                    reason.push_str(&format!(" ({})", why.join("; ")));
                 }
                 reasons.push(reason);
             }
@@ -224,6 +265,10 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         Protocol::Http2 | Protocol::Grpc => load.connections.min(load.concurrency),
     };
     let workers = options.workers.max(1).min(connections);
+    let cpu_of = |index: usize| options.cpus.as_ref().map(|c| c[index % c.len()]);
+    // Unpinned workers float over the process's CPUs.
+    let floating =
+        workers.div_ceil(crate::placement::available_cpus().map_or(1, |c| c.len().max(1)));
 
     let (interval_tx, interval_rx) = mpsc::channel::<Interval>();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -243,7 +288,11 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
             plan: plan.clone(),
             intervals: interval_tx.clone(),
             live: live.clone(),
-            cpu: options.cpus.as_ref().map(|c| c[index % c.len()]),
+            cpu: cpu_of(index),
+            sharing: match cpu_of(index) {
+                Some(cpu) => (0..workers).filter(|&i| cpu_of(i) == Some(cpu)).count(),
+                None => floating,
+            },
             abort: options.abort.clone(),
         };
         let ready = ready_tx.clone();
@@ -297,6 +346,10 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
     let mut cpu_start = None;
     let mut cpu_end = None;
+    let generator_cpus = crate::placement::available_cpus().unwrap_or_default();
+    let steal = || sched::steal_ms(&generator_cpus);
+    let mut steal_start = None;
+    let mut steal_end = None;
     let edge = |e: Edge| {
         if let Some(hook) = &options.on_window {
             (hook.0)(e);
@@ -307,10 +360,12 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         let now = clock.now();
         if cpu_start.is_none() && now >= plan.measure_start_ns {
             cpu_start = Some(self_usage().0);
+            steal_start = steal();
             edge(Edge::Start);
         }
         if cpu_end.is_none() && now >= plan.end_ns {
             cpu_end = Some(self_usage().0);
+            steal_end = steal();
             edge(Edge::End);
         }
         while let Ok(interval) = interval_rx.try_recv() {
@@ -345,10 +400,20 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         bail!("aborted: {reason}");
     }
     let mut totals = Totals::default();
+    let mut realtime: Vec<String> = Vec::new();
+    let mut run_delay_us = Vec::new();
+    let mut timer_slack_ns = Vec::new();
     let mut errors = Vec::new();
     for thread in threads {
         match thread.join() {
-            Ok(Ok(t)) => totals.merge(&t),
+            Ok(Ok(finished)) => {
+                totals.merge(&finished.totals);
+                if !realtime.contains(&finished.realtime) {
+                    realtime.push(finished.realtime);
+                }
+                run_delay_us.push(finished.run_delay_ns.map(|ns| ns / 1_000));
+                timer_slack_ns.push(finished.timer_slack_ns);
+            }
             Ok(Err(err)) => errors.push(format!("{err:#}")),
             Err(_) => errors.push("a load worker panicked".to_owned()),
         }
@@ -374,6 +439,12 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         connections,
         loadgen_cpu_seconds: cpu,
         loadgen_max_rss_kib: max_rss,
+        scheduling: Scheduling {
+            realtime: realtime.join("; "),
+            run_delay_us,
+            steal_ms: steal_start.zip(steal_end).map(|(a, b)| b.saturating_sub(a)),
+            timer_slack_ns,
+        },
     })
 }
 

@@ -300,6 +300,59 @@ fn a_healthy_server_gives_no_errors_and_the_offered_rate() {
 }
 
 #[test]
+fn open_loop_workers_ask_for_real_time_priority_and_say_what_they_got() {
+    let server = TestServer::start();
+    let m = run(&rest("/ok", Protocol::Http1), server.addr, &options()).unwrap();
+    let realtime = &m.scheduling.realtime;
+    // Root gets it; elsewhere the run goes on at normal priority.
+    assert!(
+        realtime == "SCHED_FIFO 1" || realtime.starts_with("unavailable: E"),
+        "{realtime}"
+    );
+    assert_eq!(m.scheduling.run_delay_us.len(), 1);
+    assert_eq!(m.scheduling.timer_slack_ns, vec![Some(1)]);
+    let mut closed = rest("/ok", Protocol::Http1);
+    closed.load.model = Model::Closed;
+    closed.load.duration = Duration::from_millis(200);
+    let c = run(&closed, server.addr, &options()).unwrap();
+    assert_eq!(c.scheduling.realtime, "not used: closed loop");
+}
+
+#[test]
+fn a_late_generator_says_how_long_its_workers_waited_for_their_cpu() {
+    let mut totals = Totals::default();
+    for _ in 0..100 {
+        totals.lag.record(5_000).unwrap();
+    }
+    let m = Measured {
+        totals,
+        timeline: Vec::new(),
+        offered_rps: Some(100.0),
+        scheduled: Some(100),
+        duration: Duration::from_secs(1),
+        workers: 2,
+        concurrency: 64,
+        connections: 64,
+        loadgen_cpu_seconds: 0.1,
+        loadgen_max_rss_kib: 0,
+        scheduling: Scheduling {
+            realtime: "unavailable: EPERM".into(),
+            run_delay_us: vec![Some(1_200_000), Some(300_000)],
+            steal_ms: Some(30),
+            timer_slack_ns: vec![Some(1), Some(1)],
+        },
+    };
+    let why = m.saturation().unwrap();
+    assert!(why.starts_with("scheduler lag p99 500"), "{why}");
+    assert!(
+        why.ends_with(
+            "(the workers waited 1500 ms for their CPU; the hypervisor took 30 ms of their CPU)"
+        ),
+        "{why}"
+    );
+}
+
+#[test]
 fn unexpected_statuses_are_counted_by_code() {
     let server = TestServer::start();
     let m = run(&rest("/fail", Protocol::Http1), server.addr, &options()).unwrap();

@@ -2,7 +2,7 @@
 //! runtime, its own connections, its share of the schedule and its own
 //! recorder. Workers share nothing while the run lasts, like wrk's threads.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use tokio::task::LocalSet;
 use super::client::{self, CallSpec, H2Conn, Handle, Maker, MessageSink};
 use super::clock::{Clock, Pacer};
 use super::recorder::{Interval, Outcome, Recorder, Totals};
+use super::sched;
 use super::schedule::Plan;
 use crate::scenario::{Model, Protocol, Scenario};
 
@@ -41,7 +42,20 @@ pub struct Assignment {
     pub intervals: Sender<Interval>,
     pub live: Arc<Live>,
     pub cpu: Option<usize>,
+    /// Workers on this worker's CPU (itself included).
+    pub sharing: usize,
     pub abort: Option<super::Abort>,
+}
+
+/// What a worker measured, and how it was scheduled.
+pub struct Finished {
+    pub totals: Totals,
+    /// Its real-time priority: `Scheduling::realtime`'s words.
+    pub realtime: String,
+    /// Time it was runnable but waited for its CPU over the measured window.
+    pub run_delay_ns: Option<u64>,
+    /// Its timer slack, as the kernel reports it; None if it could not be set.
+    pub timer_slack_ns: Option<u64>,
 }
 
 /// Runs a worker on the current thread: connects, reports ready on `ready`,
@@ -50,13 +64,14 @@ pub fn run(
     a: Assignment,
     ready: Sender<Result<usize, String>>,
     start: Receiver<Option<Clock>>,
-) -> anyhow::Result<Totals> {
+) -> anyhow::Result<Finished> {
     if let Some(cpu) = a.cpu {
         let mut set = nix::sched::CpuSet::new();
         set.set(cpu).context("CPU index out of range")?;
         nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
             .with_context(|| format!("pinning load worker {} to CPU {cpu}", a.index))?;
     }
+    let timer_slack_ns = sched::set_timer_slack(sched::TIMER_SLACK_NS).ok();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,10 +104,27 @@ pub fn run(
         timeout: a.scenario.load.timeout,
         live: a.live.clone(),
     });
+    let run_delay = Rc::new(Cell::new((None, None)));
+    local.spawn_local(watch_run_delay(clock, a.plan.clone(), run_delay.clone()));
+    let realtime = Rc::new(RefCell::new(String::new()));
     let load = async {
         match a.scenario.load.model {
-            Model::Open => open_loop(&a, ctx.clone(), handles, clock).await,
+            Model::Open => {
+                *realtime.borrow_mut() = match sched::become_realtime() {
+                    Ok(()) => {
+                        tokio::task::spawn_local(guard_realtime(
+                            clock,
+                            a.sharing,
+                            realtime.clone(),
+                        ));
+                        format!("SCHED_FIFO {}", sched::PRIORITY)
+                    }
+                    Err(err) => format!("unavailable: {err:?}"),
+                };
+                open_loop(&a, ctx.clone(), handles, clock).await
+            }
             Model::Closed => {
+                *realtime.borrow_mut() = "not used: closed loop".to_owned();
                 closed_loop(&a, ctx.clone(), handles).await;
                 Ok(())
             }
@@ -108,7 +140,53 @@ pub fn run(
     finished??;
     let ctx =
         Rc::try_unwrap(ctx).map_err(|_| anyhow::anyhow!("a request task outlived the run"))?;
-    Ok(ctx.recorder.into_inner().finish())
+    let realtime = realtime.take();
+    let run_delay_ns = match run_delay.get() {
+        (Some(start), end) => end
+            .or_else(sched::run_delay_ns)
+            .map(|e| e.saturating_sub(start)),
+        (None, _) => None,
+    };
+    Ok(Finished {
+        totals: ctx.recorder.into_inner().finish(),
+        realtime,
+        run_delay_ns,
+        timer_slack_ns,
+    })
+}
+
+/// Reads this thread's run delay as the measured window starts and ends.
+async fn watch_run_delay(clock: Clock, plan: Plan, out: Rc<Cell<(Option<u64>, Option<u64>)>>) {
+    let until = |t: u64| tokio::time::sleep(Duration::from_nanos(t.saturating_sub(clock.now())));
+    until(plan.measure_start_ns).await;
+    out.set((sched::run_delay_ns(), None));
+    until(plan.end_ns).await;
+    out.set((out.get().0, sched::run_delay_ns()));
+}
+
+/// Drops this real-time worker to normal priority once it keeps its CPU too
+/// busy to leave the harness's other threads their share.
+async fn guard_realtime(clock: Clock, sharing: usize, realtime: Rc<RefCell<String>>) {
+    let mut guard = sched::RealtimeGuard::new(sharing);
+    let mut tick = tokio::time::interval(sched::CHECK_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock.now();
+        if let Some(busy) = guard.check(now, sched::thread_cpu_ns()) {
+            let what = match sched::become_normal() {
+                Ok(()) => "normal priority since",
+                Err(_) => "failed to drop it at",
+            };
+            *realtime.borrow_mut() = format!(
+                "SCHED_FIFO {}, {what} {:.1} s: the worker kept its CPU {:.0}% busy",
+                sched::PRIORITY,
+                now as f64 / 1e9,
+                busy * 100.0
+            );
+            return;
+        }
+    }
 }
 
 struct Ctx {
