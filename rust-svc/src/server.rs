@@ -15,7 +15,7 @@ use futures::{Stream, StreamExt as _};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -227,7 +227,9 @@ impl Server {
         }
 
         tracing::info!("closing the listeners: draining in-flight requests");
-        drop(http);
+        for stream in accept_backlog(http) {
+            serve_connection(stream, &rest, &mut connections);
+        }
         let _ = stop_grpc.send(());
         let drained = tokio::time::timeout(drain_timeout, async {
             let rest = async {
@@ -247,6 +249,64 @@ impl Server {
                 grpc_task.abort();
                 Err(ServeError::DrainTimeout(drain_timeout))
             }
+        }
+    }
+}
+
+/// Serves one accepted REST connection in `connections`.
+fn serve_connection(stream: TcpStream, rest: &Rest, connections: &mut JoinSet<()>) {
+    let first_request_by = tokio::time::Instant::now() + rest.first_request_grace;
+    let _ = stream.set_nodelay(true);
+    let first = Arc::new(FirstRequest::default());
+    let service = Marking::new(
+        TowerToHyperService::new(rest.router.clone()),
+        Arc::clone(&first),
+        Arc::clone(&rest.closing),
+    );
+    let connection = rest
+        .builder
+        .serve_connection(TokioIo::new(LingeringStream::new(stream)), service)
+        .into_owned();
+    connections.spawn(connection::serve(
+        connection,
+        first,
+        rest.draining.subscribe(),
+        first_request_by,
+    ));
+}
+
+/// Closes `listener` after accepting, without waiting, every connection the
+/// kernel has already completed (the listen backlog), and returns them.
+/// Closing a listening socket resets the connections still queued, and their
+/// clients may have written a request already, which would then be lost.
+/// Only a connection completed between the last accept and the close
+/// (microseconds) can still be reset. go-svc's backlog.go does the same.
+fn accept_backlog(listener: TcpListener) -> Vec<TcpStream> {
+    let mut streams = Vec::new();
+    // The std listener is non-blocking (tokio set it so): accept until empty.
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(error = %err, "taking the REST listen backlog failed");
+            return streams;
+        }
+    };
+    loop {
+        match listener.accept() {
+            Ok((stream, _peer)) => match stream
+                .set_nonblocking(true)
+                .and_then(|()| TcpStream::from_std(stream))
+            {
+                Ok(stream) => streams.push(stream),
+                Err(err) => tracing::warn!(error = %err, "registering a REST connection failed"),
+            },
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
+            // WouldBlock: the backlog is empty.
+            Err(_) => return streams,
         }
     }
 }
@@ -402,26 +462,7 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let first_request_by = tokio::time::Instant::now() + rest.first_request_grace;
-                    let _ = stream.set_nodelay(true);
-                    let first = Arc::new(FirstRequest::default());
-                    let service = Marking::new(
-                        TowerToHyperService::new(rest.router.clone()),
-                        Arc::clone(&first),
-                        Arc::clone(&rest.closing),
-                    );
-                    let connection = rest
-                        .builder
-                        .serve_connection(TokioIo::new(LingeringStream::new(stream)), service)
-                        .into_owned();
-                    connections.spawn(connection::serve(
-                        connection,
-                        first,
-                        rest.draining.subscribe(),
-                        first_request_by,
-                    ));
-                }
+                Ok((stream, _peer)) => serve_connection(stream, rest, connections),
                 Err(err) => {
                     // Out of file descriptors or similar: back off instead of spinning.
                     tracing::warn!(error = %err, "accepting a REST connection failed");
@@ -431,5 +472,45 @@ async fn accept_loop(
             // Reap finished connections so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// Connections the kernel completed but nobody accepted yet, each with a
+    /// request written, come out of the backlog instead of being reset with
+    /// the socket; after it, new connections are refused.
+    #[tokio::test]
+    async fn accept_backlog_hands_over_queued_connections_and_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients = Vec::new();
+        for i in 0..16 {
+            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            client
+                .write_all(format!("request {i:02}\n").as_bytes())
+                .await
+                .unwrap();
+            clients.push(client);
+        }
+        let streams = accept_backlog(listener);
+        assert_eq!(streams.len(), 16);
+        let mut got = Vec::new();
+        for mut stream in streams {
+            let mut line = [0u8; 11];
+            tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut line))
+                .await
+                .expect("the queued request arrives")
+                .unwrap();
+            got.push(String::from_utf8(line.to_vec()).unwrap());
+        }
+        got.sort();
+        let want: Vec<String> = (0..16).map(|i| format!("request {i:02}\n")).collect();
+        assert_eq!(got, want);
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }
 }

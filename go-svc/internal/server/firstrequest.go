@@ -99,16 +99,3 @@ func (f *firstRequests) wait(ctx context.Context, grace time.Duration) {
 		}
 	}
 }
-
-// closeOnceListener closes the listener once; a later Close returns nil, so
-// that the drain can close it before Shutdown closes it again.
-type closeOnceListener struct {
-	net.Listener
-	once sync.Once
-}
-
-func (l *closeOnceListener) Close() error {
-	var err error
-	l.once.Do(func() { err = l.Listener.Close() })
-	return err
-}

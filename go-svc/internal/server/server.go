@@ -67,7 +67,8 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	m := metrics.New()
 	first := newFirstRequests()
 	httpSrv := newHTTPServer(routes.New(svc, m), first, cfg.HeaderReadTimeout, slog.NewLogLogger(logHandler, slog.LevelWarn))
-	restLn := &closeOnceListener{Listener: quietTimeoutListener{httpLn}}
+	backlog := newBacklogListener(httpLn.(*net.TCPListener))
+	restLn := quietTimeoutListener{backlog}
 	healthSrv := health.NewServer()
 	grpcSrv := newGRPCServer(svc, m, healthSrv)
 
@@ -109,7 +110,7 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	if serveErr != nil {
 		slog.Error("server failed, stopping", "err", serveErr)
 	}
-	drainErr := drain(rest{httpSrv, restLn, first, min(newConnGrace, cfg.HeaderReadTimeout)}, grpcSrv, cfg.DrainTimeout)
+	drainErr := drain(rest{httpSrv, backlog, first, min(newConnGrace, cfg.HeaderReadTimeout)}, grpcSrv, cfg.DrainTimeout)
 	serving.Wait()
 	if drainErr != nil {
 		drainErr = fmt.Errorf("server.Run: %w", drainErr)
@@ -183,7 +184,7 @@ func delay(d time.Duration, skipDelay <-chan struct{}, serveErrs <-chan error) e
 // rest is the REST server with what its drain needs.
 type rest struct {
 	srv   *http.Server
-	ln    net.Listener
+	ln    *backlogListener
 	first *firstRequests
 	// grace is how long after its accept a connection may take to send its
 	// first request once the drain has started.
@@ -203,6 +204,8 @@ func drain(rest rest, grpcSrv *grpc.Server, timeout time.Duration) error {
 	var httpErr, grpcErr error
 	wg.Go(func() {
 		_ = rest.ln.Close()
+		// The connections taken from the backlog are Serve's before the wait.
+		rest.ln.waitServed(ctx)
 		// Responses from now on close their connection, and idle ones close now.
 		rest.srv.SetKeepAlivesEnabled(false)
 		rest.first.wait(ctx, rest.grace)
