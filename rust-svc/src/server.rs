@@ -278,9 +278,10 @@ fn serve_connection(stream: TcpStream, rest: &Rest, connections: &mut JoinSet<()
 /// Closes `listener` after accepting, without waiting, every connection the
 /// kernel has already completed (the listen backlog), and returns them.
 /// Closing a listening socket resets the connections still queued, and their
-/// clients may have written a request already, which would then be lost.
-/// Only a connection completed between the last accept and the close
-/// (microseconds) can still be reset. go-svc's backlog.go does the same.
+/// clients may have written a request already, which would then be lost. A
+/// socket filter first stops new handshakes from completing, so that none
+/// can join the backlog between the last accept and the close; their clients
+/// are refused once the socket closes. go-svc's backlog.go does the same.
 fn accept_backlog(listener: TcpListener) -> Vec<TcpStream> {
     let mut streams = Vec::new();
     // The std listener is non-blocking (tokio set it so): accept until empty.
@@ -291,6 +292,9 @@ fn accept_backlog(listener: TcpListener) -> Vec<TcpStream> {
             return streams;
         }
     };
+    if let Err(err) = refuse_new_handshakes(&listener) {
+        tracing::warn!(error = %err, "filtering the REST listener failed");
+    }
     loop {
         match listener.accept() {
             Ok((stream, _peer)) => match stream
@@ -308,6 +312,43 @@ fn accept_backlog(listener: TcpListener) -> Vec<TcpStream> {
             // WouldBlock: the backlog is empty.
             Err(_) => return streams,
         }
+    }
+}
+
+/// Attaches a classic BPF socket filter that drops every packet to
+/// `listener` (`BPF_RET | BPF_K` with 0): a SYN, or the ACK that would
+/// complete a handshake, never reaches it, so no connection joins its
+/// backlog from now on.
+fn refuse_new_handshakes(listener: &std::net::TcpListener) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    /// `SO_ATTACH_FILTER` on every architecture but alpha, mips, parisc,
+    /// powerpc and sparc (asm-generic/socket.h).
+    const SO_ATTACH_FILTER: libc::c_int = 26;
+    let mut drop_all = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let program = libc::sock_fprog {
+        len: 1,
+        filter: drop_all.as_mut_ptr(),
+    };
+    // SAFETY: `program` and the filter it points to outlive the call, and the
+    // length passed is that of `sock_fprog`; the kernel copies the filter.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_ATTACH_FILTER,
+            (&raw const program).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -512,5 +553,25 @@ mod tests {
         let want: Vec<String> = (0..16).map(|i| format!("request {i:02}\n")).collect();
         assert_eq!(got, want);
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    /// Once filtered, a listener completes no new handshake: a connect
+    /// hangs (its SYN is dropped) instead of joining the backlog.
+    #[tokio::test]
+    async fn a_filtered_listener_completes_no_new_handshake() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let before = tokio::net::TcpStream::connect(addr).await.unwrap();
+        refuse_new_handshakes(&listener).unwrap();
+        let after = tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await;
+        assert!(after.is_err(), "a handshake completed after the filter");
+        listener.set_nonblocking(true).unwrap();
+        let (queued, _) = listener.accept().expect("the connection made before");
+        assert_eq!(queued.peer_addr().unwrap(), before.local_addr().unwrap());
+        assert!(listener.accept().is_err(), "nothing else in the backlog");
     }
 }

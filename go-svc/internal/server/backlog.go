@@ -7,15 +7,18 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // backlogListener is the REST listener. Its Close first accepts every
 // connection the kernel has already completed (the listen backlog) and
 // hands them to Serve, then closes the socket: closing a listening socket
 // resets the connections still queued, and their clients may have written a
-// request already, which would then be lost. Only a connection completed
-// between the last accept and the close (microseconds) can still be reset.
-// rust-svc's server.rs does the same (accept_backlog).
+// request already, which would then be lost. A socket filter first stops new
+// handshakes from completing, so that none can join the backlog between the
+// last accept and the close; their clients are refused once the socket
+// closes. rust-svc's server.rs does the same (accept_backlog).
 type backlogListener struct {
 	*net.TCPListener
 
@@ -78,6 +81,7 @@ func (l *backlogListener) takeBacklog() []net.Conn {
 	var conns []net.Conn
 	// Control, not Read: Serve's Accept may hold the read lock meanwhile.
 	_ = raw.Control(func(fd uintptr) {
+		_ = refuseNewHandshakes(int(fd))
 		for {
 			nfd, _, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
@@ -95,6 +99,16 @@ func (l *backlogListener) takeBacklog() []net.Conn {
 		}
 	})
 	return conns
+}
+
+// refuseNewHandshakes attaches a classic BPF socket filter that drops every
+// packet to the listening socket fd (BPF_RET|BPF_K with 0): a SYN, or the ACK
+// that would complete a handshake, never reaches it, so no connection joins
+// its backlog from now on.
+func refuseNewHandshakes(fd int) error {
+	dropAll := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+		&unix.SockFprog{Len: uint16(len(dropAll)), Filter: &dropAll[0]})
 }
 
 // waitServed returns once Serve has taken every connection Close queued, or

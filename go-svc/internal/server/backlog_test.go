@@ -15,7 +15,9 @@ import (
 // completed but nobody accepted yet, each with a request written, are
 // handed to Accept after Close instead of being reset with the socket.
 func TestBacklogListenerHandsOverQueuedConnections(t *testing.T) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false) // as server.go
+	tcp, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,5 +72,43 @@ func TestBacklogListenerHandsOverQueuedConnections(t *testing.T) {
 	ln.waitServed(ctx)
 	if ctx.Err() != nil {
 		t.Fatal("waitServed did not return after the last queued connection")
+	}
+}
+
+// TestRefuseNewHandshakes: once filtered, a listener completes no new
+// handshake: a dial hangs (its SYN is dropped) instead of joining the
+// backlog, while a connection made before stays queued.
+func TestRefuseNewHandshakes(t *testing.T) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false) // as server.go: MPTCP sockets take no filter
+	tcp, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	before, err := net.Dial("tcp", tcp.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	raw, err := tcp.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filterErr error
+	if err := raw.Control(func(fd uintptr) { filterErr = refuseNewHandshakes(int(fd)) }); err != nil || filterErr != nil {
+		t.Fatalf("filter: %v, %v", err, filterErr)
+	}
+	if c, err := net.DialTimeout("tcp", tcp.Addr().String(), 300*time.Millisecond); err == nil {
+		c.Close()
+		t.Fatal("a handshake completed after the filter")
+	}
+	c, err := tcp.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.RemoteAddr().String() != before.LocalAddr().String() {
+		t.Fatalf("accepted %v, want the connection made before (%v)", c.RemoteAddr(), before.LocalAddr())
 	}
 }

@@ -53,6 +53,10 @@ func run(ctx context.Context, cfg config.Config, skipDelay <-chan struct{}, stdo
 	}
 
 	var lc net.ListenConfig
+	// Plain TCP, as rust-svc's listeners: Go 1.24+ makes them MPTCP by
+	// default where the kernel has it, which takes plain TCP clients through
+	// MPTCP's fallback path and refuses socket filters (backlog.go).
+	lc.SetMultipathTCP(false)
 	httpLn, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("server.Run: bind http: %w", err)
