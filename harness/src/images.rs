@@ -344,7 +344,9 @@ pub fn build_static(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> 
             cmd
         }
     };
-    eprintln!("images: static build of {target} (first time: about a minute): {cmd:?}");
+    eprintln!(
+        "images: static build of {target} (about a minute when nothing is built yet): {cmd:?}"
+    );
     let status = cmd
         .status()
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
