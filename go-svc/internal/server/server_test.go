@@ -478,7 +478,6 @@ func TestDrainDelay(t *testing.T) {
 	}
 }
 
-// TestSecondSignalEndsDelay: a second signal closes the listeners at once.
 // TestKeepAliveClosesAfterNextResponse: during the drain delay a keep-alive
 // connection is closed after its next response, with Connection: close,
 // rather than while idle when the listener closes, which would race the
@@ -509,7 +508,11 @@ func TestKeepAliveClosesAfterNextResponse(t *testing.T) {
 		t.Fatal("Connection: close before the drain")
 	}
 	r.cancel()
-	for !strings.Contains(mustGet(t, "http://"+r.httpAddr+"/health"), "draining") {
+	draining := func() bool {
+		_, body := get(t, http.MethodGet, "http://"+r.httpAddr+"/health")
+		return strings.Contains(body, "draining")
+	}
+	for !draining() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if resp := ask(); resp.StatusCode != http.StatusOK || !resp.Close {
@@ -525,12 +528,7 @@ func TestKeepAliveClosesAfterNextResponse(t *testing.T) {
 	}
 }
 
-func mustGet(t *testing.T, url string) string {
-	t.Helper()
-	_, body := get(t, http.MethodGet, url)
-	return body
-}
-
+// TestSecondSignalEndsDelay: a second signal closes the listeners at once.
 func TestSecondSignalEndsDelay(t *testing.T) {
 	cfg := testConfig()
 	cfg.DrainDelay = time.Hour
