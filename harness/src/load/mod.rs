@@ -266,9 +266,10 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     };
     let workers = options.workers.max(1).min(connections);
     let cpu_of = |index: usize| options.cpus.as_ref().map(|c| c[index % c.len()]);
-    // Unpinned workers float over the process's CPUs.
-    let floating =
-        workers.div_ceil(crate::placement::available_cpus().map_or(1, |c| c.len().max(1)));
+    // The harness's CPUs: unpinned workers float over them, and their steal
+    // time is the generator's.
+    let generator_cpus = crate::placement::available_cpus().unwrap_or_default();
+    let floating = workers.div_ceil(generator_cpus.len().max(1));
 
     let (interval_tx, interval_rx) = mpsc::channel::<Interval>();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -346,7 +347,6 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
     let mut cpu_start = None;
     let mut cpu_end = None;
-    let generator_cpus = crate::placement::available_cpus().unwrap_or_default();
     let steal = || sched::steal_ms(&generator_cpus);
     let mut steal_start = None;
     let mut steal_end = None;
