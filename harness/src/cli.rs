@@ -215,8 +215,10 @@ enum Command {
         no_build: bool,
         /// Run a scenario run again, in its place in the interleaving, when the
         /// instrument spoiled it (generator saturated, or a probe failed), up
-        /// to N more times. Every try is kept in results.json; only a run whose
-        /// retries are used up is left out of the statistics.
+        /// to N more times. A retry first waits, up to 30 s, for the
+        /// hypervisor's steal on the generator's CPU to fall back. Every try is
+        /// kept in results.json; only a run whose retries are used up is left
+        /// out of the statistics.
         #[arg(long, value_name = "N", default_value_t = 2)]
         retries: u32,
         #[command(flatten)]

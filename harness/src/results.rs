@@ -60,6 +60,10 @@ pub struct RunRecord {
     /// it); such a try is kept here but not in the statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retried: Option<String>,
+    /// `harness bench`, a retry: seconds it waited before it started for the
+    /// hypervisor's steal on the generator's CPUs to fall back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settle_s: Option<f64>,
     pub description: String,
     pub target: String,
     pub protocol: &'static str,
@@ -187,6 +191,7 @@ impl RunRecord {
             repetition: None,
             attempt: None,
             retried: None,
+            settle_s: None,
             description: scenario.description.clone(),
             target: target.to_owned(),
             protocol: scenario.protocol.name(),
@@ -277,6 +282,10 @@ pub struct Failure {
     /// failure does not fail the bench.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retried: bool,
+    /// `harness bench`, a retry: seconds it waited before it started for the
+    /// hypervisor's steal on the generator's CPUs to fall back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settle_s: Option<f64>,
 }
 
 impl Failure {
@@ -304,6 +313,7 @@ impl Failure {
             exit_code: died.and_then(|d| d.exit_code),
             attempt: None,
             retried: false,
+            settle_s: None,
         }
     }
 }

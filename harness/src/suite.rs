@@ -20,10 +20,14 @@ pub struct Suite {
     pub description: String,
     /// In the order of the first repetition; later repetitions alternate it.
     pub targets: Vec<Target>,
+    /// Repetitions of a scenario that sets none of its own.
     pub repetitions: u32,
     pub idle_wait: Duration,
     pub after_wait: Duration,
     pub scenarios: Vec<Scenario>,
+    /// Per scenario (same order), how many repetitions it runs: its entry's
+    /// `repetitions`, or the suite's.
+    pub scenario_repetitions: Vec<u32>,
     /// Fresh processes per target for startup; 0 skips startup.
     pub startup_runs: u32,
     /// Measure binary and image sizes (images need podman or docker).
@@ -67,6 +71,25 @@ impl Suite {
         }
         order
     }
+
+    /// The repetitions the bench loops over: the most any scenario runs. A
+    /// scenario with fewer sits out the repetitions beyond its own.
+    pub fn max_repetitions(&self) -> u32 {
+        self.scenario_repetitions
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.repetitions)
+    }
+
+    /// Scenario runs over the whole suite: every repetition of every scenario
+    /// against every target.
+    pub fn scenario_runs(&self) -> usize {
+        self.scenario_repetitions
+            .iter()
+            .map(|&r| r as usize * self.targets.len())
+            .sum()
+    }
 }
 
 // ---- raw form --------------------------------------------------------------------
@@ -104,6 +127,7 @@ struct RawOverrides {
 struct RawEntry {
     file: Spanned<String>,
     name: Option<Spanned<String>>,
+    repetitions: Option<Spanned<i64>>,
     // The keys of `RawOverrides`, spelled out: serde's flatten loses the spans.
     model: Option<Spanned<String>>,
     rate: Option<Spanned<i64>>,
@@ -216,6 +240,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
     let defaults = raw.defaults.clone().unwrap_or_default();
 
     let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut scenario_repetitions = Vec::new();
     for entry in &raw.scenario {
         let mut scenario = load_scenario(file, &entry.file)?;
         let merged = merge(&defaults, &entry.overrides());
@@ -237,6 +262,10 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
                 ),
             ));
         }
+        scenario_repetitions.push(match &entry.repetitions {
+            None => repetitions,
+            Some(r) => positive_u32(file, r, "repetitions")?,
+        });
         scenarios.push(scenario);
     }
     if scenarios.is_empty() && raw.capacity.is_none() {
@@ -262,6 +291,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
         idle_wait,
         after_wait,
         scenarios,
+        scenario_repetitions,
         startup_runs,
         images: raw.images.is_some_and(|i| i.measure),
         capacity,
@@ -529,7 +559,7 @@ mod tests {
              [defaults]\nduration = \"2s\"\nwarmup = \"1s\"\n\
              [[scenario]]\nfile = \"get-user-http1.toml\"\n\
              [[scenario]]\nfile = \"get-user-http1.toml\"\nname = \"get-user-closed\"\n\
-             model = \"closed\"\nconcurrency = 32\nduration = \"3s\"\n\
+             model = \"closed\"\nconcurrency = 32\nduration = \"3s\"\nrepetitions = 7\n\
              [startup]\nruns = 10\n[images]\nmeasure = true\n",
         )
         .unwrap();
@@ -546,6 +576,10 @@ mod tests {
         assert_eq!(closed.load.model, Model::Closed);
         assert_eq!(closed.load.concurrency, 32);
         assert_eq!(closed.load.duration, Duration::from_secs(3));
+        // The entry's own repetitions; the other keeps the suite's.
+        assert_eq!(s.scenario_repetitions, vec![5, 7]);
+        assert_eq!(s.max_repetitions(), 7);
+        assert_eq!(s.scenario_runs(), 2 * (5 + 7));
         assert_eq!(s.startup_runs, 10);
         assert!(s.images);
     }
@@ -584,6 +618,11 @@ mod tests {
             "listed twice",
         );
         fails("name = \"s\"\nrepetitions = 0\n", (2, 15), "at least 1");
+        fails(
+            &format!("{MIN}repetitions = 0\n"),
+            (4, 15),
+            "repetitions must be at least 1",
+        );
         fails(
             "name = \"s\"\n[[scenario]]\nfile = \"nope.toml\"\n",
             (3, 8),

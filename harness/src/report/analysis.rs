@@ -54,6 +54,9 @@ pub struct SuiteIn {
     #[serde(default)]
     pub description: String,
     pub repetitions: u32,
+    /// Scenarios that ran another number of repetitions than the suite's.
+    #[serde(default)]
+    pub scenario_repetitions: BTreeMap<String, u32>,
     #[serde(default)]
     pub verified: bool,
     #[serde(default)]
@@ -64,6 +67,26 @@ pub struct SuiteIn {
     pub server_cpus: Vec<usize>,
     #[serde(default)]
     pub loadgen_cpus: Vec<usize>,
+}
+
+impl SuiteIn {
+    /// "3 repetitions", or "3 repetitions (5 for a, b)" when scenarios set
+    /// their own.
+    pub fn repetitions_text(&self) -> String {
+        let mut by_count: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for (name, &n) in &self.scenario_repetitions {
+            by_count.entry(n).or_default().push(name);
+        }
+        let mut text = format!("{} repetitions", self.repetitions);
+        if !by_count.is_empty() {
+            let own: Vec<String> = by_count
+                .iter()
+                .map(|(n, names)| format!("{n} for {}", names.join(", ")))
+                .collect();
+            text.push_str(&format!(" ({})", own.join("; ")));
+        }
+        text
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -141,9 +141,9 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
     if let Some(s) = &a.results.suite {
         let _ = writeln!(
             out,
-            "<p>{} — {} repetitions, targets interleaved (A B, then B A); conformance {}.</p>",
+            "<p>{} — {}, targets interleaved (A B, then B A); conformance {}.</p>",
             escape(&s.description),
-            s.repetitions,
+            escape(&s.repetitions_text()),
             if s.verified {
                 "verified before any load"
             } else {

@@ -59,9 +59,9 @@ pub fn render(a: &Analysis) -> String {
     if let Some(s) = suite {
         let _ = writeln!(
             out,
-            "{} — {} repetitions, targets interleaved (A B, then B A); conformance {}.\n",
+            "{} — {}, targets interleaved (A B, then B A); conformance {}.\n",
             s.description,
-            s.repetitions,
+            s.repetitions_text(),
             if s.verified {
                 "verified before any load"
             } else {
