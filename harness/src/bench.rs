@@ -32,6 +32,9 @@ pub struct Options {
     pub verify: bool,
     /// How many more times a run the instrument spoiled is tried in its place.
     pub retries: u32,
+    /// Keep the service's and the generator's CPUs from halting while the
+    /// scenarios, startup and images are measured (`placement::Awake`).
+    pub keep_awake: bool,
 }
 
 /// The `suite` object of results.json.
@@ -58,6 +61,8 @@ struct SuiteRecord<'a> {
     verified: bool,
     server_cpus: &'a [usize],
     loadgen_cpus: &'a [usize],
+    /// CPUs a SCHED_IDLE spinner kept from halting (empty: --let-cpus-idle).
+    cpus_kept_awake: Vec<usize>,
 }
 
 /// One capacity sweep: one target, one scenario, one repetition.
@@ -150,6 +155,11 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
     let environment = Environment::detect(layout.root());
     file.set_bench(&suite_record(suite, options), &environment)?;
     let mut ok = true;
+    // Until the bench returns: every measurement below, for both targets.
+    let _awake = options
+        .keep_awake
+        .then(|| crate::placement::Awake::keep(&options.placement.all_cpus()))
+        .transpose()?;
 
     let mut progress = Progress::new(suite.scenario_runs(), &options.out);
     let run_options = RunOptions {
@@ -392,6 +402,11 @@ fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
         verified: options.verify,
         server_cpus: &options.placement.server_cpus,
         loadgen_cpus: &options.placement.loadgen_cpus,
+        cpus_kept_awake: if options.keep_awake {
+            options.placement.all_cpus()
+        } else {
+            Vec::new()
+        },
     }
 }
 

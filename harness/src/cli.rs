@@ -137,6 +137,12 @@ enum Command {
         /// Use the binaries as they are (no cargo / go build first).
         #[arg(long)]
         no_build: bool,
+        /// Let the CPUs halt when idle. By default a SCHED_IDLE spinner on
+        /// each of the service's and the generator's CPUs keeps them awake (a
+        /// halted CPU of a VM waits for the host to wake it, and that wait
+        /// lands in the latencies); results.json records which CPUs were.
+        #[arg(long)]
+        let_cpus_idle: bool,
         #[command(flatten)]
         binaries: BinaryArgs,
     },
@@ -221,6 +227,12 @@ enum Command {
         /// out of the statistics.
         #[arg(long, value_name = "N", default_value_t = 2)]
         retries: u32,
+        /// Let the CPUs halt when idle. By default a SCHED_IDLE spinner on
+        /// each of the service's and the generator's CPUs keeps them awake (a
+        /// halted CPU of a VM waits for the host to wake it, and that wait
+        /// lands in the latencies); results.json records which CPUs were.
+        #[arg(long)]
+        let_cpus_idle: bool,
         #[command(flatten)]
         binaries: BinaryArgs,
     },
@@ -529,6 +541,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_verify,
             no_build,
             retries,
+            let_cpus_idle,
             binaries,
         } => {
             let suite = crate::suite::load(&suite).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -540,6 +553,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 build: !no_build,
                 verify: !no_verify,
                 retries,
+                keep_awake: !let_cpus_idle,
             };
             crate::interrupt::install()?;
             let measured = crate::bench::run(&layout, &suite, &options);
@@ -662,6 +676,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_spectrum,
             quiet,
             no_build,
+            let_cpus_idle,
             binaries,
         } => {
             let mut scenarios = load_scenarios(&scenarios)?;
@@ -728,6 +743,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle_wait,
                 after_wait,
             };
+            // The CPUs this run places: with --url, only the generator's.
+            let placed = if url_mode {
+                options.placement.loadgen_cpus.clone()
+            } else {
+                options.placement.all_cpus()
+            };
+            let _awake = (pinned && !let_cpus_idle)
+                .then(|| crate::placement::Awake::keep(&placed))
+                .transpose()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

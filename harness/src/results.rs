@@ -139,6 +139,10 @@ pub struct Loadgen {
     pub workers: usize,
     /// The CPUs the harness ran on (its affinity during the run).
     pub cpus: Vec<usize>,
+    /// CPUs kept from halting by a SCHED_IDLE spinner (`placement::Awake`)
+    /// during the run: the service's and the generator's unless
+    /// `--let-cpus-idle`.
+    pub cpus_kept_awake: Vec<usize>,
     /// `realtime`, `run_delay_us`, `steal_ms`.
     #[serde(flatten)]
     pub scheduling: crate::load::Scheduling,
@@ -234,6 +238,7 @@ impl RunRecord {
                 max_rss_kib: m.loadgen_max_rss_kib,
                 workers: m.workers,
                 cpus: crate::placement::available_cpus().unwrap_or_default(),
+                cpus_kept_awake: crate::placement::kept_awake(),
                 scheduling: m.scheduling.clone(),
             },
             concurrency: m.concurrency,

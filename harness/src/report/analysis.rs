@@ -67,6 +67,9 @@ pub struct SuiteIn {
     pub server_cpus: Vec<usize>,
     #[serde(default)]
     pub loadgen_cpus: Vec<usize>,
+    /// None in files written before the harness kept CPUs awake.
+    #[serde(default)]
+    pub cpus_kept_awake: Option<Vec<usize>>,
 }
 
 impl SuiteIn {

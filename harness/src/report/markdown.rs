@@ -320,8 +320,17 @@ pub fn environment_lines(a: &Analysis) -> Vec<String> {
         ));
     }
     if let Some(s) = &a.results.suite {
+        let awake = match s.cpus_kept_awake.as_deref() {
+            None => String::new(),
+            Some([]) => "; CPUs allowed to halt when idle (--let-cpus-idle)".to_owned(),
+            Some(cpus) => format!(
+                "; CPUs {} kept from halting by an idle-priority spinner each (on a VM a \
+                 halted CPU waits for the host to wake it)",
+                crate::placement::format_cpus(cpus)
+            ),
+        };
         lines.push(format!(
-            "placement: service on CPUs {}, load generator on CPUs {}",
+            "placement: service on CPUs {}, load generator on CPUs {}{awake}",
             crate::placement::format_cpus(&s.server_cpus),
             crate::placement::format_cpus(&s.loadgen_cpus)
         ));
