@@ -150,7 +150,9 @@ impl From<AppError> for tonic::Status {
             AppError::NotFound(_) => tonic::Code::NotFound,
             AppError::MethodNotAllowed => tonic::Code::Unimplemented,
             AppError::PayloadTooLarge => tonic::Code::ResourceExhausted,
-            // gRPC fixes its own content type; grpc-go reads an HTTP 415 as UNKNOWN.
+            // gRPC fixes its own content type: the library refuses a wrong one
+            // with HTTP 415 before any handler, which gRPC clients read as
+            // UNKNOWN. Never sent by a handler; mapped as the client would see it.
             AppError::UnsupportedMediaType => tonic::Code::Unknown,
             AppError::Internal(_) => tonic::Code::Internal,
         };
@@ -242,6 +244,7 @@ mod tests {
             (AppError::NotFound("x".into()), tonic::Code::NotFound),
             (AppError::MethodNotAllowed, tonic::Code::Unimplemented),
             (AppError::PayloadTooLarge, tonic::Code::ResourceExhausted),
+            (AppError::UnsupportedMediaType, tonic::Code::Unknown),
             (AppError::internal("secret cause"), tonic::Code::Internal),
         ];
         for (err, code) in cases {

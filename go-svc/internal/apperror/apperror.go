@@ -77,8 +77,10 @@ var grpcByKind = map[Kind]codes.Code{
 	NotFound:         codes.NotFound,
 	MethodNotAllowed: codes.Unimplemented,
 	PayloadTooLarge:  codes.ResourceExhausted,
-	// gRPC fixes its own content type; this cannot happen over gRPC.
-	UnsupportedMediaType: codes.InvalidArgument,
+	// gRPC fixes its own content type: the library refuses a wrong one
+	// with HTTP 415 before any handler, which gRPC clients read as UNKNOWN.
+	// Never sent by a handler; mapped as the client would see it.
+	UnsupportedMediaType: codes.Unknown,
 	Validation:           codes.InvalidArgument,
 }
 

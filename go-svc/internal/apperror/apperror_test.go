@@ -21,7 +21,7 @@ func TestMapping(t *testing.T) {
 		{NotFound, http.StatusNotFound, "not_found", codes.NotFound},
 		{MethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", codes.Unimplemented},
 		{PayloadTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", codes.ResourceExhausted},
-		{UnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", codes.InvalidArgument},
+		{UnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", codes.Unknown},
 		{Validation, http.StatusUnprocessableEntity, "validation_failed", codes.InvalidArgument},
 	}
 	for _, tt := range tests {
