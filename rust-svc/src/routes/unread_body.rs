@@ -30,25 +30,25 @@ use crate::handlers::decode::declared_length;
 /// Go's `maxPostHandlerReadBytes`.
 pub const MAX_DISCARD_BYTES: u64 = 256 << 10;
 
-/// Wraps a service in [`Drain`].
+/// Wraps a service in [`UnreadBody`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct DrainLayer;
+pub struct UnreadBodyLayer;
 
-impl<S> Layer<S> for DrainLayer {
-    type Service = Drain<S>;
+impl<S> Layer<S> for UnreadBodyLayer {
+    type Service = UnreadBody<S>;
 
-    fn layer(&self, inner: S) -> Drain<S> {
-        Drain { inner }
+    fn layer(&self, inner: S) -> UnreadBody<S> {
+        UnreadBody { inner }
     }
 }
 
 /// Finishes the request body the inner service left unread (see the module).
 #[derive(Clone, Debug)]
-pub struct Drain<S> {
+pub struct UnreadBody<S> {
     inner: S,
 }
 
-impl<S> Service<Request> for Drain<S>
+impl<S> Service<Request> for UnreadBody<S>
 where
     S: Service<Request, Response = Response>,
     S::Future: Send + 'static,
@@ -232,10 +232,10 @@ mod tests {
     use super::*;
 
     /// Answers 200 without reading the request body.
-    fn ignores_body()
-    -> Drain<impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>>
-    {
-        DrainLayer.layer(tower::service_fn(|_: Request| async {
+    fn ignores_body() -> UnreadBody<
+        impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>,
+    > {
+        UnreadBodyLayer.layer(tower::service_fn(|_: Request| async {
             Ok::<_, Infallible>(Response::new(Body::empty()))
         }))
     }
@@ -294,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_read_to_the_end_is_left_alone() {
-        let service = DrainLayer.layer(tower::service_fn(|request: Request| async {
+        let service = UnreadBodyLayer.layer(tower::service_fn(|request: Request| async {
             let body = request.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(body, "{}");
             Ok::<_, Infallible>(Response::new(Body::empty()))
@@ -339,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_existing_connection_close_is_kept_as_is() {
-        let service = DrainLayer.layer(tower::service_fn(|_: Request| async {
+        let service = UnreadBodyLayer.layer(tower::service_fn(|_: Request| async {
             let mut response = Response::new(Body::empty());
             response
                 .headers_mut()
@@ -365,7 +365,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_held_by_the_response_is_not_touched() {
         // Echoes the body back unread: nothing is left to discard yet.
-        let service = DrainLayer.layer(tower::service_fn(|request: Request| async {
+        let service = UnreadBodyLayer.layer(tower::service_fn(|request: Request| async {
             Ok::<_, Infallible>(Response::new(request.into_body()))
         }));
         let response = service
