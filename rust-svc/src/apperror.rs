@@ -6,9 +6,6 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::models::{ErrorBody, ErrorDetail};
 
-/// Largest request body REST accepts (1 MiB).
-pub const MAX_BODY_BYTES: usize = 1 << 20;
-
 /// What clients see instead of an internal error's cause.
 const INTERNAL_MESSAGE: &str = "internal error";
 

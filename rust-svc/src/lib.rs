@@ -10,6 +10,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod grpcapi;
 pub mod handlers;
+pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod routes;

@@ -23,7 +23,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::{Config, LogLevel};
-use crate::grpcapi::{self, MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES};
+use crate::grpcapi;
+use crate::limits::{MAX_CONCURRENT_STREAMS, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, MAX_MESSAGE_BYTES};
 use crate::metrics::MetricsError;
 use crate::services::Services;
 use crate::{AppState, routes};
@@ -448,19 +449,6 @@ async fn grpc_routes(
         );
     Ok((health, routes))
 }
-
-/// The largest HTTP/1.1 request line and headers: over it, hyper answers 431.
-/// Go's `MaxHeaderBytes` of 12 KiB, plus its 4 KiB of read slack, refuses at
-/// the same size. Bodies are read through the same buffer, so in pieces of at
-/// most this size: echo-64k costs the same CPU, a 1 MiB body about a quarter
-/// more than with hyper's ~400 KiB default (hyper's separate `max_header_size`
-/// is not reachable through hyper-util's `auto` builder).
-pub const MAX_HEAD_BYTES: usize = 16 << 10;
-
-/// The most HTTP/1.1 header fields (`Host` included): one more is a 431.
-/// hyper's default, set explicitly; at 100 its parser still keeps the fields
-/// on the stack.
-pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// HTTP/1.1 and HTTP/2 prior knowledge (h2c) on the same port.
 fn rest_connection_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {

@@ -15,11 +15,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/benchlab/go-svc/internal/apperror"
+	"github.com/benchlab/go-svc/internal/limits"
 	"github.com/benchlab/go-svc/internal/services"
 )
-
-// MaxBodyBytes is the largest request body accepted (1 MiB, inclusive).
-const MaxBodyBytes = 1 << 20
 
 // maxDepth is serde_json's recursion limit: 127 nested arrays/objects parse,
 // 128 do not.
@@ -32,7 +30,7 @@ var (
 	errInvalidQuery  = badRequest("invalid query string")
 	errNotAnObject   = badRequest("order must be a JSON object")
 	errMediaType     = apperror.New(apperror.UnsupportedMediaType, "content type must be application/json")
-	errTooLarge      = apperror.New(apperror.PayloadTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+	errTooLarge      = apperror.New(apperror.PayloadTooLarge, fmt.Sprintf("request body exceeds %d bytes", limits.MaxBodyBytes))
 	errItemsNotArray = badRequest("field items must be an array")
 )
 
@@ -54,7 +52,7 @@ func readBody(r *http.Request, w http.ResponseWriter) ([]byte, error) {
 	if !isJSONMediaType(r.Header.Get("Content-Type")) {
 		return nil, errMediaType
 	}
-	if r.ContentLength > MaxBodyBytes {
+	if r.ContentLength > limits.MaxBodyBytes {
 		return nil, errTooLarge
 	}
 	size := int64(bytes.MinRead)
@@ -62,7 +60,7 @@ func readBody(r *http.Request, w http.ResponseWriter) ([]byte, error) {
 		size += r.ContentLength
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes)); err != nil {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limits.MaxBodyBytes)); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, errTooLarge
 		}

@@ -23,15 +23,10 @@ import (
 
 	"github.com/benchlab/go-svc/internal/config"
 	"github.com/benchlab/go-svc/internal/grpcapi"
+	"github.com/benchlab/go-svc/internal/limits"
 	"github.com/benchlab/go-svc/internal/metrics"
 	"github.com/benchlab/go-svc/internal/routes"
 	"github.com/benchlab/go-svc/internal/services"
-)
-
-const (
-	maxConcurrentStreams = 256
-	maxGRPCMessageBytes  = 4 << 20
-	grpcWindowBytes      = 1 << 20
 )
 
 // Run serves until ctx ends (the first SIGTERM or SIGINT), then drains in
@@ -132,22 +127,22 @@ func newHTTPServer(h http.Handler, first *firstRequests, headerReadTimeout time.
 		ConnContext:       first.connContext,
 		ConnState:         first.connState,
 		Protocols:         &protocols,
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
 		ReadHeaderTimeout: headerReadTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    limits.MaxHeaderListBytes,
 		ErrorLog:          errorLog,
 	}
 }
 
 func newGRPCServer(svc *services.Service, m *metrics.Metrics, healthSrv *health.Server) *grpc.Server {
 	s := grpc.NewServer(
-		grpc.MaxConcurrentStreams(maxConcurrentStreams),
-		grpc.MaxRecvMsgSize(maxGRPCMessageBytes),
+		grpc.MaxConcurrentStreams(limits.MaxConcurrentStreams),
+		grpc.MaxRecvMsgSize(limits.MaxMessageBytes),
 		// hyper's HTTP/2 windows, which tonic keeps: 1 MiB per stream and per
 		// connection, fixed. grpc-go's default BDP estimation grows them, and
 		// let a client that sends but never reads park 100 MiB in the server.
-		grpc.InitialWindowSize(grpcWindowBytes),
-		grpc.InitialConnWindowSize(grpcWindowBytes),
+		grpc.InitialWindowSize(limits.GRPCWindowBytes),
+		grpc.InitialConnWindowSize(limits.GRPCWindowBytes),
 		grpc.ChainUnaryInterceptor(m.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(m.StreamInterceptor()),
 	)

@@ -3,7 +3,7 @@
 
 mod catalog;
 mod echo;
-mod limits;
+mod message_limit_status;
 mod orders;
 mod users;
 
@@ -15,16 +15,14 @@ use tower::layer::util::{Identity, Stack};
 
 pub use catalog::CatalogApi;
 pub use echo::EchoApi;
-pub use limits::{MessageLimitStatus, MessageLimitStatusLayer};
+pub use message_limit_status::{MessageLimitStatus, MessageLimitStatusLayer};
 pub use orders::OrderApi;
 pub use users::UserApi;
 
 use crate::AppState;
+use crate::limits::{GRPC_WINDOW_BYTES, MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES};
 use crate::metrics::{GrpcMetricsLayer, Metrics};
 use crate::models::{Order, Product, User};
-
-/// Largest gRPC message accepted (4 MiB); a larger one is `RESOURCE_EXHAUSTED`.
-pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 /// The four `lab.v1` services, each accepting messages up to 4 MiB.
 pub fn routes(state: &Arc<AppState>) -> Routes {
@@ -48,9 +46,6 @@ pub fn routes(state: &Arc<AppState>) -> Routes {
     .add_service(EchoServiceServer::new(EchoApi).max_decoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-/// HTTP/2 streams per connection, for h2c and gRPC alike.
-pub const MAX_CONCURRENT_STREAMS: u32 = 256;
-
 /// The middleware of the gRPC server: metrics around the status rewrite.
 pub type Layers = Stack<MessageLimitStatusLayer, Stack<GrpcMetricsLayer, Identity>>;
 
@@ -66,9 +61,6 @@ pub fn server_builder(metrics: Arc<Metrics>) -> tonic::transport::Server<Layers>
         .layer(GrpcMetricsLayer::new(metrics))
         .layer(MessageLimitStatusLayer)
 }
-
-/// HTTP/2 flow-control window per stream and per connection.
-pub const GRPC_WINDOW_BYTES: u32 = 1 << 20;
 
 /// The names the health service reports on, besides `""`.
 pub const SERVICE_NAMES: [&str; 4] = [

@@ -6,7 +6,8 @@ use http::{HeaderMap, header};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
-use crate::apperror::{AppError, MAX_BODY_BYTES};
+use crate::apperror::AppError;
+use crate::limits::MAX_BODY_BYTES;
 use crate::models::{NewOrder, NewOrderItem};
 
 /// Checks the content type and size, and reads the body.

@@ -7,23 +7,13 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-)
 
-const (
-	// maxHeaderBytes sets HTTP/2's header list limit: x/net/http2 adds
-	// 10 × 32 bytes of per-field overhead to it, which makes 16,384, hyper's
-	// h2 max_header_list_size in rust-svc. For HTTP/1 net/http's own limit
-	// (this plus 4 KiB of read slack) is looser; limitHead makes 16 KiB exact.
-	maxHeaderBytes = 16<<10 - 10*32
-	// maxHeadBytes is hyper's max_buf_size, the largest request head.
-	maxHeadBytes = 16 << 10
-	// maxHeaderFields is hyper's max_headers; net/http has no such limit.
-	maxHeaderFields = 100
+	"github.com/benchlab/go-svc/internal/limits"
 )
 
 // limitHead answers 431 with an empty body, as hyper does, to an HTTP/1.x
-// request with more than maxHeaderFields header fields or a head over
-// maxHeadBytes. net/http's own limit on the head is loose: bytes it had
+// request with more than limits.MaxHeaderFields header fields or a head over
+// limits.MaxHeadBytes. net/http's own limit on the head is loose: bytes it had
 // buffered before it set the limit come on top, the 14 of its h2c preface
 // check on a new connection and up to 4 KiB on a reused one, so that a
 // 20 KiB head can pass. hyper's max_headers and max_buf_size are HTTP/1
@@ -33,7 +23,7 @@ const (
 func limitHead(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 1 {
-			if fields, size := headSize(r); fields > maxHeaderFields || size > maxHeadBytes {
+			if fields, size := headSize(r); fields > limits.MaxHeaderFields || size > limits.MaxHeadBytes {
 				w.Header().Set("Content-Length", "0")
 				// hyper cannot read on after a head it refused, and closes.
 				w.Header().Set("Connection", "close")
