@@ -347,7 +347,7 @@ pub fn call_text(scenario: &Scenario) -> String {
 pub fn expect_text(expect: Expect) -> String {
     match expect {
         Expect::Http(status) => status.to_string(),
-        Expect::Grpc(code) => crate::conformance::client::code_name(code).to_owned(),
+        Expect::Grpc(code) => lab_proto::code_name(code).to_owned(),
     }
 }
 
@@ -508,19 +508,28 @@ pub fn json_error(path: &Path, err: &serde_json::Error) -> anyhow::Error {
 /// over `path`: readers see the old file or the new one, never a torn one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().context("results path has no file name")?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} has no file name", path.display()))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let written = (|| -> anyhow::Result<()> {
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    })();
+    if written.is_err() {
+        // Leave no half-written temporary file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     if let Ok(dir) = std::fs::File::open(dir) {
         let _ = dir.sync_all();
     }
@@ -531,6 +540,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use hdrhistogram::serialization::Deserializer;
+
+    #[test]
+    fn a_failed_atomic_write_leaves_the_old_file_and_no_temporary_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // A directory where the file should go: the rename fails.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        let err = write_atomically(&blocked, b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("renaming"), "{err:#}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!left.iter().any(|n| n.contains(".tmp-")), "{left:?}");
+    }
 
     #[test]
     fn histograms_round_trip_through_v2_deflate_base64() {

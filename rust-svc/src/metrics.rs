@@ -159,30 +159,6 @@ fn known_grpc_method(path: &str) -> Option<&'static str> {
     GRPC_METHODS.iter().copied().find(|m| *m == path)
 }
 
-/// The UPPER_SNAKE name of a gRPC status code, as in `grpc_requests_total{code}`.
-pub fn grpc_code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 fn grpc_status_of(headers: &http::HeaderMap) -> Option<tonic::Code> {
     headers
         .get("grpc-status")
@@ -289,8 +265,11 @@ struct Call {
 
 impl Call {
     fn finish(self, code: tonic::Code) {
-        self.metrics
-            .observe_grpc(self.method, grpc_code_name(code), self.start.elapsed());
+        self.metrics.observe_grpc(
+            self.method,
+            lab_proto::code_name(code),
+            self.start.elapsed(),
+        );
     }
 }
 
@@ -393,17 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn code_names() {
-        assert_eq!(grpc_code_name(tonic::Code::Ok), "OK");
-        assert_eq!(grpc_code_name(tonic::Code::NotFound), "NOT_FOUND");
-        assert_eq!(
-            grpc_code_name(tonic::Code::InvalidArgument),
-            "INVALID_ARGUMENT"
-        );
-        assert_eq!(
-            grpc_code_name(tonic::Code::ResourceExhausted),
-            "RESOURCE_EXHAUSTED"
-        );
+    fn known_methods() {
         assert_eq!(
             known_grpc_method("/lab.v1.EchoService/EchoStream"),
             Some("/lab.v1.EchoService/EchoStream")

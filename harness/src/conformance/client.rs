@@ -239,7 +239,7 @@ impl Outcome {
                     tonic::Code::ResourceExhausted | tonic::Code::Unimplemented => Value::Null,
                     _ => Value::String(message.clone()),
                 };
-                json!({ "code": code_name(*code), "message": message, "messages": messages })
+                json!({ "code": lab_proto::code_name(*code), "message": message, "messages": messages })
             }
             Outcome::Failed(err) => json!({ "failed": err }),
         }
@@ -251,7 +251,7 @@ impl Outcome {
     pub fn class(&self) -> String {
         match self {
             Outcome::Http { status, .. } => format!("HTTP {status}"),
-            Outcome::Grpc { code, .. } => format!("gRPC {}", code_name(*code)),
+            Outcome::Grpc { code, .. } => format!("gRPC {}", lab_proto::code_name(*code)),
             Outcome::Failed(_) => "failed".to_string(),
         }
     }
@@ -273,30 +273,6 @@ pub fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &text[..end], text.len())
-}
-
-/// The gRPC code as the contract spells it (`NOT_FOUND`).
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 /// REST client for one service, over HTTP/1.1 or h2c.

@@ -15,7 +15,9 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use super::Check;
-use super::client::{GrpcClient, GrpcRequest, Outcome, code_name};
+use lab_proto::code_name;
+
+use super::client::{GrpcClient, GrpcRequest, Outcome};
 use super::golden::{self, Expect, MIB};
 use super::raw_http::{self, RawOutcome, SlowOutcome, ms};
 

@@ -10,7 +10,9 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
 use super::Check;
-use super::client::{GrpcClient, GrpcRequest, Outcome, code_name};
+use lab_proto::code_name;
+
+use super::client::{GrpcClient, GrpcRequest, Outcome};
 use super::golden;
 use super::raw_http::{self, RawOutcome, ms};
 use crate::target::{Layout, Service, Target};

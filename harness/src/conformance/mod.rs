@@ -376,7 +376,7 @@ fn check(expect: &Expect, outcome: &Outcome) -> Vec<String> {
         (Expect::Code(code), Outcome::Grpc { code: actual, .. }) if code == actual => vec![],
         (Expect::Code(code), outcome) => vec![format!(
             "expected gRPC {}, got {outcome}",
-            client::code_name(*code)
+            lab_proto::code_name(*code)
         )],
         (
             Expect::Text {

@@ -23,9 +23,9 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
 use super::recorder::Outcome;
-use crate::conformance::client::code_name;
 use crate::rng::Rng;
 use crate::scenario::{self, Call, Expect, GrpcKind, Protocol, Scenario, Template};
+use lab_proto::code_name;
 
 /// Builds the requests of one worker: draws the parameters from the worker's
 /// seeded RNG and renders the call and body templates. Constant parts are

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
-use crate::conformance::client::code_name;
+use lab_proto::code_name;
 
 /// Every REST call of the contract; a `{id}` segment takes any text.
 pub(super) const REST_CALLS: [&str; 7] = [
