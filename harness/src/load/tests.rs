@@ -547,10 +547,13 @@ fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
     // The generator waited for its in-flight cap, so the run is flagged.
     assert!(o.totals.cap_waits > 0, "cap waits {}", o.totals.cap_waits);
     assert!(o.saturation().is_some());
-    // The timeline shows the stall: half a second with no completions, then
-    // a second whose p99 is the pause.
+    // The timeline shows the stall: a second with half of it spent without
+    // completions, so far fewer than the busiest second (relative, not a
+    // count: a slow machine completes fewer in every second), then a second
+    // whose p99 is the pause.
+    let busiest = o.timeline.iter().map(|p| p.requests).max().unwrap_or(0);
     assert!(
-        o.timeline.iter().any(|p| p.requests <= 1_100),
+        o.timeline.iter().any(|p| p.requests * 10 <= busiest * 6),
         "{:?}",
         o.timeline
     );
