@@ -40,6 +40,10 @@ use crate::target::{Layout, Target};
 /// How often the probes look after the signal.
 const PROBE_EVERY: Duration = Duration::from_millis(5);
 
+/// How long a probe connect may go unanswered before the listener counts as
+/// stopped: a listening socket on loopback answers a SYN in microseconds.
+const CONNECT_WITHIN: Duration = Duration::from_millis(100);
+
 /// How fast readiness must turn off after the signal.
 const READINESS_WITHIN: Duration = Duration::from_millis(100);
 
@@ -67,9 +71,13 @@ pub struct DrainRecord {
     pub completed_while_listening: u64,
     pub not_accepted: BTreeMap<String, u64>,
     pub failed: BTreeMap<String, u64>,
+    /// When each failed request was sent, in milliseconds after the signal.
+    #[serde(default)]
+    pub failed_sent_ms: Vec<f64>,
     /// Milliseconds from the signal to the first 503 from `GET /health` on a new connection.
     pub readiness_off_ms: Option<f64>,
-    /// Milliseconds from the signal to the first refused connection.
+    /// Milliseconds from the signal to the first probe connect refused or
+    /// left unanswered (see [`probe`]).
     pub stopped_listening_ms: Option<f64>,
     /// Milliseconds from the signal to the process's exit.
     pub exit_ms: Option<f64>,
@@ -201,6 +209,19 @@ pub const HEADER: [&str; 11] = [
     "exit",
     "result",
 ];
+
+/// `, sent 1003-1010 ms after SIGTERM`, or nothing when no time is known.
+fn sent_between(sent_ms: &[f64]) -> String {
+    let first = sent_ms.iter().copied().reduce(f64::min);
+    let last = sent_ms.iter().copied().reduce(f64::max);
+    match (first, last) {
+        (Some(first), Some(last)) if last - first >= 1.0 => {
+            format!(", sent {first:.0}-{last:.0} ms after SIGTERM")
+        }
+        (Some(first), _) => format!(", sent {first:.0} ms after SIGTERM"),
+        _ => String::new(),
+    }
+}
 
 /// ` (reset 2, timeout 1)`, or nothing for an empty map.
 pub fn classes(map: &BTreeMap<String, u64>) -> String {
@@ -457,7 +478,10 @@ fn drive(
 
 /// From the signal to `until`, every [`PROBE_EVERY`]: `GET /health` on a new
 /// connection (until it answers 503) and a bare connect to `addr` (until it
-/// is refused). Returns both times since `signalled`.
+/// is refused, or left unanswered for [`CONNECT_WITHIN`]: a closing listener
+/// first drops new SYNs, and the client would only learn of the close from
+/// its SYN retransmitted a second later). Returns both times since
+/// `signalled`; a connect left unanswered counts from when it was tried.
 async fn probe(
     health: SocketAddr,
     addr: SocketAddr,
@@ -470,11 +494,15 @@ async fn probe(
         if readiness_off.is_none() && health_status(health).await == Some(503) {
             readiness_off = Some(signalled.elapsed());
         }
-        if stopped.is_none()
-            && let Err(err) = tokio::net::TcpStream::connect(addr).await
-            && err.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            stopped = Some(signalled.elapsed());
+        if stopped.is_none() {
+            let tried = signalled.elapsed();
+            match tokio::time::timeout(CONNECT_WITHIN, tokio::net::TcpStream::connect(addr)).await {
+                Err(_unanswered) => stopped = Some(tried),
+                Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    stopped = Some(signalled.elapsed());
+                }
+                Ok(_) => {}
+            }
         }
         tokio::time::sleep(PROBE_EVERY).await;
     }
@@ -508,6 +536,7 @@ fn judge(
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut not_accepted = BTreeMap::new();
     let mut failed = BTreeMap::new();
+    let mut failed_sent_ms = Vec::new();
     let mut completed = 0;
     let mut completed_while_listening = 0;
     for sample in &driven.after {
@@ -519,7 +548,10 @@ fn judge(
                 }
             }
             Class::NotAccepted(why) => *not_accepted.entry((*why).to_owned()).or_default() += 1,
-            Class::Failed(class) => *failed.entry(class.clone()).or_default() += 1,
+            Class::Failed(class) => {
+                *failed.entry(class.clone()).or_default() += 1;
+                failed_sent_ms.push(ms(sample.sent));
+            }
         }
     }
     let mut record = DrainRecord {
@@ -540,6 +572,7 @@ fn judge(
         completed_while_listening,
         not_accepted,
         failed,
+        failed_sent_ms,
         readiness_off_ms: driven.readiness_off.map(ms),
         stopped_listening_ms: driven.stopped_listening.map(ms),
         exit_ms,
@@ -564,9 +597,10 @@ fn problems(r: &DrainRecord, drain: Drain) -> Vec<String> {
     }
     if r.failed_total() > 0 {
         problems.push(format!(
-            "{} accepted requests failed{}",
+            "{} accepted requests failed{}{}",
             r.failed_total(),
-            classes(&r.failed)
+            classes(&r.failed),
+            sent_between(&r.failed_sent_ms)
         ));
     }
     let delay_ms = drain.delay.as_secs_f64() * 1e3;
@@ -632,6 +666,7 @@ mod tests {
             completed_while_listening: 1000,
             not_accepted: BTreeMap::from([("connection refused".to_owned(), 1500)]),
             failed: BTreeMap::new(),
+            failed_sent_ms: Vec::new(),
             readiness_off_ms: Some(3.0),
             stopped_listening_ms: Some(1004.0),
             exit_ms: Some(1010.0),
@@ -664,8 +699,9 @@ mod tests {
             (
                 Box::new(|r| {
                     r.failed.insert("reset".into(), 3);
+                    r.failed_sent_ms = vec![1004.2, 1001.4, 1003.0];
                 }),
-                "3 accepted requests failed (reset 3)",
+                "3 accepted requests failed (reset 3), sent 1001-1004 ms after SIGTERM",
             ),
             (
                 Box::new(|r| {
