@@ -18,7 +18,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -29,6 +28,7 @@ use crate::metrics::MetricsError;
 use crate::services::Services;
 use crate::{AppState, routes};
 
+mod backlog;
 mod connection;
 mod linger;
 
@@ -171,18 +171,18 @@ impl Server {
         let mut signals = pin!(signals);
 
         let (health, grpc_routes) = grpc_routes(&state).await?;
-        let (stop_grpc, grpc_stop) = oneshot::channel::<()>();
-        let incoming = TcpListenerStream::new(grpc).map(|conn| {
+        let (close_grpc, grpc_closing) = oneshot::channel::<()>();
+        let incoming = backlog::incoming(grpc, grpc_closing).map(|conn| {
             conn.inspect(|stream| {
                 // Go's default; tonic skips its own setting for a custom incoming stream.
                 let _ = stream.set_nodelay(true);
             })
         });
+        // The incoming stream's end starts tonic's graceful shutdown: this
+        // future only makes it graceful.
         let grpc_server = grpcapi::server_builder(Arc::clone(&state.metrics))
             .add_routes(grpc_routes)
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = grpc_stop.await;
-            });
+            .serve_with_incoming_shutdown(incoming, std::future::pending::<()>());
         let mut grpc_task = tokio::spawn(grpc_server);
 
         let router = routes::router(Arc::clone(&state));
@@ -228,10 +228,10 @@ impl Server {
         }
 
         tracing::info!("closing the listeners: draining in-flight requests");
-        for stream in accept_backlog(http) {
+        let _ = close_grpc.send(());
+        for stream in backlog::accept_backlog(http, backlog::HANDSHAKE_WAIT).await {
             serve_connection(stream, &rest, &mut connections);
         }
-        let _ = stop_grpc.send(());
         let drained = tokio::time::timeout(drain_timeout, async {
             let rest = async {
                 rest.draining.send_replace(true);
@@ -274,83 +274,6 @@ fn serve_connection(stream: TcpStream, rest: &Rest, connections: &mut JoinSet<()
         rest.draining.subscribe(),
         first_request_by,
     ));
-}
-
-/// Closes `listener` after accepting, without waiting, every connection the
-/// kernel has already completed (the listen backlog), and returns them.
-/// Closing a listening socket resets the connections still queued, and their
-/// clients may have written a request already, which would then be lost. A
-/// socket filter first stops new handshakes from completing, so that none
-/// can join the backlog between the last accept and the close; their clients
-/// are refused once the socket closes. go-svc's backlog.go does the same.
-fn accept_backlog(listener: TcpListener) -> Vec<TcpStream> {
-    let mut streams = Vec::new();
-    // The std listener is non-blocking (tokio set it so): accept until empty.
-    let listener = match listener.into_std() {
-        Ok(listener) => listener,
-        Err(err) => {
-            tracing::warn!(error = %err, "taking the REST listen backlog failed");
-            return streams;
-        }
-    };
-    if let Err(err) = refuse_new_handshakes(&listener) {
-        tracing::warn!(error = %err, "filtering the REST listener failed");
-    }
-    loop {
-        match listener.accept() {
-            Ok((stream, _peer)) => match stream
-                .set_nonblocking(true)
-                .and_then(|()| TcpStream::from_std(stream))
-            {
-                Ok(stream) => streams.push(stream),
-                Err(err) => tracing::warn!(error = %err, "registering a REST connection failed"),
-            },
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                ) => {}
-            // WouldBlock: the backlog is empty.
-            Err(_) => return streams,
-        }
-    }
-}
-
-/// Attaches a classic BPF socket filter that drops every packet to
-/// `listener` (`BPF_RET | BPF_K` with 0): a SYN, or the ACK that would
-/// complete a handshake, never reaches it, so no connection joins its
-/// backlog from now on.
-fn refuse_new_handshakes(listener: &std::net::TcpListener) -> io::Result<()> {
-    use std::os::fd::AsRawFd as _;
-    /// `SO_ATTACH_FILTER` on every architecture but alpha, mips, parisc,
-    /// powerpc and sparc (asm-generic/socket.h).
-    const SO_ATTACH_FILTER: libc::c_int = 26;
-    let mut drop_all = [libc::sock_filter {
-        code: 0x06, // BPF_RET | BPF_K
-        jt: 0,
-        jf: 0,
-        k: 0,
-    }];
-    let program = libc::sock_fprog {
-        len: 1,
-        filter: drop_all.as_mut_ptr(),
-    };
-    // SAFETY: `program` and the filter it points to outlive the call, and the
-    // length passed is that of `sock_fprog`; the kernel copies the filter.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_ATTACH_FILTER,
-            (&raw const program).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// The next signal; none ever comes once the stream has ended.
@@ -501,65 +424,5 @@ async fn accept_loop(
             // Reap finished connections so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-    use super::*;
-
-    /// Connections the kernel completed but nobody accepted yet, each with a
-    /// request written, come out of the backlog instead of being reset with
-    /// the socket; after it, new connections are refused.
-    #[tokio::test]
-    async fn accept_backlog_hands_over_queued_connections_and_closes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut clients = Vec::new();
-        for i in 0..16 {
-            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-            client
-                .write_all(format!("request {i:02}\n").as_bytes())
-                .await
-                .unwrap();
-            clients.push(client);
-        }
-        let streams = accept_backlog(listener);
-        assert_eq!(streams.len(), 16);
-        let mut got = Vec::new();
-        for mut stream in streams {
-            let mut line = [0u8; 11];
-            tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut line))
-                .await
-                .expect("the queued request arrives")
-                .unwrap();
-            got.push(String::from_utf8(line.to_vec()).unwrap());
-        }
-        got.sort();
-        let want: Vec<String> = (0..16).map(|i| format!("request {i:02}\n")).collect();
-        assert_eq!(got, want);
-        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
-    }
-
-    /// Once filtered, a listener completes no new handshake: a connect
-    /// hangs (its SYN is dropped) instead of joining the backlog.
-    #[tokio::test]
-    async fn a_filtered_listener_completes_no_new_handshake() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let before = tokio::net::TcpStream::connect(addr).await.unwrap();
-        refuse_new_handshakes(&listener).unwrap();
-        let after = tokio::time::timeout(
-            Duration::from_millis(300),
-            tokio::net::TcpStream::connect(addr),
-        )
-        .await;
-        assert!(after.is_err(), "a handshake completed after the filter");
-        listener.set_nonblocking(true).unwrap();
-        let (queued, _) = listener.accept().expect("the connection made before");
-        assert_eq!(queued.peer_addr().unwrap(), before.local_addr().unwrap());
-        assert!(listener.accept().is_err(), "nothing else in the backlog");
     }
 }
