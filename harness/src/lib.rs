@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod commands;
 pub mod conformance;
 pub mod drain;
 pub mod environment;
