@@ -143,11 +143,12 @@ fmt:
 [group('checks')]
 lint: rs-lint go-lint ci-lint
 
-# cargo fmt --check and clippy -D warnings.
+# cargo fmt --check, clippy -D warnings, and the harness's layering (harness/tests/layers.rs).
 [group('checks')]
 rs-lint:
     {{cargo}} fmt --all --check
     {{cargo}} clippy --workspace --all-targets -- -D warnings
+    {{cargo}} test -p harness --test layers
 
 # gofmt -l and go vet.
 [group('checks')]

@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use http_body_util::{BodyExt as _, Full};
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::load::client::{self, CallSpec, Handle, Maker, MessageSink};
 use crate::load::recorder::Outcome;
 use crate::placement::Placement;
 use crate::results::call_text;
+use crate::results::drain::{DrainRecord, classes, sent_between};
 use crate::scenario::{Drain, Protocol, Scenario};
 use crate::target::{Layout, Target};
 
@@ -46,191 +46,6 @@ const CONNECT_WITHIN: Duration = Duration::from_millis(100);
 
 /// How fast readiness must turn off after the signal.
 const READINESS_WITHIN: Duration = Duration::from_millis(100);
-
-/// One drain run, as written to `results.json` (`drains[]`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DrainRecord {
-    pub target: String,
-    pub scenario: String,
-    pub protocol: String,
-    pub call: String,
-    #[serde(default)]
-    pub repetition: Option<u32>,
-    pub rate: u64,
-    pub duration_s: f64,
-    pub signal_after_s: f64,
-    pub drain_delay_s: f64,
-    pub drain_timeout_s: f64,
-    /// Requests sent before the signal, and how many of those failed.
-    pub before: u64,
-    pub before_errors: BTreeMap<String, u64>,
-    /// Requests sent after the signal, until the window ended.
-    pub sent: u64,
-    pub completed: u64,
-    /// Sent while the listener still accepted, and completed.
-    pub completed_while_listening: u64,
-    pub not_accepted: BTreeMap<String, u64>,
-    pub failed: BTreeMap<String, u64>,
-    /// When each failed request was sent, in milliseconds after the signal.
-    #[serde(default)]
-    pub failed_sent_ms: Vec<f64>,
-    /// Milliseconds from the signal to the first 503 from `GET /health` on a new connection.
-    pub readiness_off_ms: Option<f64>,
-    /// Milliseconds from the signal to the first probe connect refused or
-    /// left unanswered (see [`probe`]).
-    pub stopped_listening_ms: Option<f64>,
-    /// Milliseconds from the signal to the process's exit.
-    pub exit_ms: Option<f64>,
-    /// `exited 0`, `exited 1`, `killed by SIGKILL`, or why it is unknown.
-    pub exit: String,
-    pub passed: bool,
-    /// Why it did not pass; empty when it did.
-    pub problems: Vec<String>,
-}
-
-impl DrainRecord {
-    /// Requests sent after the signal that reached the service: completed plus failed.
-    pub fn accepted(&self) -> u64 {
-        self.completed + self.failed.values().sum::<u64>()
-    }
-
-    pub fn failed_total(&self) -> u64 {
-        self.failed.values().sum()
-    }
-
-    pub fn not_accepted_total(&self) -> u64 {
-        self.not_accepted.values().sum()
-    }
-
-    /// One line for the terminal and the reports.
-    pub fn line(&self) -> String {
-        let ms = |v: Option<f64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v:.0} ms"));
-        format!(
-            "{} {}: {} sent after SIGTERM: {} accepted, {} completed, {} failed{}, {} not accepted{}; \
-             /health 503 after {}, stopped listening after {}, {} after {}: {}",
-            self.target,
-            self.scenario,
-            self.sent,
-            self.accepted(),
-            self.completed,
-            self.failed_total(),
-            classes(&self.failed),
-            self.not_accepted_total(),
-            classes(&self.not_accepted),
-            ms(self.readiness_off_ms),
-            ms(self.stopped_listening_ms),
-            self.exit,
-            ms(self.exit_ms),
-            if self.passed {
-                "PASS".to_owned()
-            } else {
-                format!("FAIL ({})", self.problems.join("; "))
-            }
-        )
-    }
-}
-
-/// The drain section's explanation, shared by both report formats.
-pub const EXPLANATION: &str = "Each service took open-loop load, got SIGTERM part way, and the load \
-went on. Of the requests sent after the signal, *not accepted* ones never reached the service \
-(a refused connection, a request the client never wrote because its connection had closed, an \
-HTTP/2 stream refused by GOAWAY), which a client retries safely; *accepted* ones are the rest \
-(completed or failed). A request whose connection closed after it was written counts as \
-failed: the client cannot tell whether it was processed. A clean drain fails none, turns \
-`/health` to 503 at once, keeps serving for --drain-delay, then stops listening and exits 0.";
-
-/// The drain runs of one scenario, in file order, with its settings in words.
-pub struct Group<'a> {
-    pub scenario: &'a str,
-    /// `GET /v1/users/{id}, http1 1000/s for 3 s, SIGTERM at 0.5 s, --drain-delay 1 s, --drain-timeout 5 s`
-    pub settings: String,
-    pub runs: Vec<&'a DrainRecord>,
-}
-
-/// Groups drain runs by scenario, in the order each first appears.
-pub fn groups(drains: &[DrainRecord]) -> Vec<Group<'_>> {
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    for d in drains {
-        match groups.iter_mut().find(|g| g.scenario == d.scenario) {
-            Some(group) => group.runs.push(d),
-            None => groups.push(Group {
-                scenario: &d.scenario,
-                settings: format!(
-                    "{}, {} {}/s for {} s, SIGTERM at {} s, --drain-delay {} s, --drain-timeout {} s",
-                    d.call,
-                    d.protocol,
-                    d.rate,
-                    d.duration_s,
-                    d.signal_after_s,
-                    d.drain_delay_s,
-                    d.drain_timeout_s
-                ),
-                runs: vec![d],
-            }),
-        }
-    }
-    groups
-}
-
-/// The cells of one row of the drain table: target, repetition, sent,
-/// accepted, completed, failed, not accepted, /health 503, stopped
-/// listening, exit, result.
-pub fn row(d: &DrainRecord) -> [String; 11] {
-    let ms = |v: Option<f64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v:.0} ms"));
-    [
-        d.target.clone(),
-        d.repetition.map_or_else(String::new, |r| r.to_string()),
-        d.sent.to_string(),
-        d.accepted().to_string(),
-        d.completed.to_string(),
-        format!("{}{}", d.failed_total(), classes(&d.failed)),
-        format!("{}{}", d.not_accepted_total(), classes(&d.not_accepted)),
-        ms(d.readiness_off_ms),
-        ms(d.stopped_listening_ms),
-        format!("{} after {}", d.exit, ms(d.exit_ms)),
-        if d.passed {
-            "pass".to_owned()
-        } else {
-            format!("FAIL: {}", d.problems.join("; "))
-        },
-    ]
-}
-
-pub const HEADER: [&str; 11] = [
-    "target",
-    "repetition",
-    "sent after SIGTERM",
-    "accepted",
-    "completed",
-    "failed",
-    "not accepted",
-    "/health 503 after",
-    "stopped listening after",
-    "exit",
-    "result",
-];
-
-/// `, sent 1003-1010 ms after SIGTERM`, or nothing when no time is known.
-fn sent_between(sent_ms: &[f64]) -> String {
-    let first = sent_ms.iter().copied().reduce(f64::min);
-    let last = sent_ms.iter().copied().reduce(f64::max);
-    match (first, last) {
-        (Some(first), Some(last)) if last - first >= 1.0 => {
-            format!(", sent {first:.0}-{last:.0} ms after SIGTERM")
-        }
-        (Some(first), _) => format!(", sent {first:.0} ms after SIGTERM"),
-        _ => String::new(),
-    }
-}
-
-/// ` (reset 2, timeout 1)`, or nothing for an empty map.
-pub fn classes(map: &BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    format!(" ({})", parts.join(", "))
-}
 
 /// Starts `target` with the scenario's drain flags, drives the load, signals,
 /// and judges the drain.

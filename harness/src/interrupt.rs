@@ -6,13 +6,12 @@
 //! exits at once; the services then die with the harness (`PR_SET_PDEATHSIG`,
 //! target.rs).
 
-use std::sync::OnceLock;
+use std::future::Future;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
-
-use crate::load::Abort;
 
 /// The first signal received (0: none).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -135,5 +134,60 @@ mod tests {
             Interrupted(Signal::SIGTERM).to_string(),
             "interrupted by SIGTERM"
         );
+    }
+}
+
+/// A one-shot stop for a run, shared by the thread that watches the service
+/// and the load's threads. Its first reason sticks.
+#[derive(Clone)]
+pub struct Abort(Arc<tokio::sync::watch::Sender<Option<String>>>);
+
+impl Default for Abort {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(None).0))
+    }
+}
+
+impl std::fmt::Debug for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Abort({:?})", self.reason())
+    }
+}
+
+impl Abort {
+    /// Stops the run; a later reason is ignored.
+    pub fn trigger(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(reason);
+            true
+        });
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Resolves once triggered (at once if it already was), on any runtime.
+    pub async fn triggered(&self) {
+        let mut rx = self.0.subscribe();
+        // Only fails when the sender is gone, and `self` holds it.
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
+    /// Runs `work` unless the abort comes first.
+    pub async fn until<T>(&self, work: impl Future<Output = T>) -> anyhow::Result<T> {
+        tokio::select! {
+            biased;
+            () = self.triggered() => bail!("aborted: {}", self.reason().unwrap_or_default()),
+            out = work => Ok(out),
+        }
     }
 }

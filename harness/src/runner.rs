@@ -8,12 +8,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
 
-use crate::drain::{self, DrainRecord};
+use crate::drain;
 use crate::interrupt::{self, Interrupted};
 use crate::load::{self, Abort, Measured, WindowHook, client};
 use crate::placement::Placement;
 use crate::probe::Watch;
 use crate::report::terminal;
+use crate::results::DrainRecord;
 use crate::results::{Failure, ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
 use crate::target::{Layout, RunWatch, ServiceDied, Target};

@@ -16,8 +16,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::interrupt::Abort;
 use crate::interrupt::Interrupted;
-use crate::load::Abort;
 
 /// A service under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -231,9 +231,9 @@ impl Service {
     /// Polls HTTP `/health` (200) and gRPC health (SERVING) until both answer.
     async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let http = crate::conformance::client::RestClient::new(self.http);
+        let http = crate::wire::client::RestClient::new(self.http);
         loop {
-            if http.health_ok().await && crate::conformance::client::grpc_serving(self.grpc).await {
+            if http.health_ok().await && crate::wire::client::grpc_serving(self.grpc).await {
                 return Ok(());
             }
             if Instant::now() > deadline {

@@ -2,7 +2,7 @@
 
 use serde_json::{Number, Value};
 
-use super::client::truncate;
+use crate::wire::client::truncate;
 
 /// Differences between `left` and `right` as `path: left != right` lines.
 /// Numbers compare by value (`1000` equals `1000.0`), objects ignore key order.

@@ -6,9 +6,9 @@ use http::Method;
 use lab_proto::v1;
 use serde_json::{Map, Value, json};
 
-use super::client::{GrpcRequest, Request, RestBody, RestRequest};
 use super::model;
 use crate::rng::Rng;
+use crate::wire::client::{GrpcRequest, Request, RestBody, RestRequest};
 
 /// `count` requests drawn from `seed`; the same seed always gives the same list.
 pub fn requests(seed: u64, count: usize) -> Vec<Request> {

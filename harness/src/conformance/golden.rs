@@ -9,8 +9,8 @@ use http::Method;
 use lab_proto::v1;
 use serde_json::{Value, json};
 
-use super::client::{GrpcRequest, Request, RestBody, RestRequest};
 use super::model;
+use crate::wire::client::{GrpcRequest, Request, RestBody, RestRequest};
 
 /// What a case expects.
 #[derive(Debug, Clone)]
@@ -878,18 +878,18 @@ fn grpc(c: &mut Cases) {
     c.grpc(
         "echo bytes",
         echo(b"hello".to_vec()),
-        grpc_ok(vec![super::client::payload_json(b"hello")]),
+        grpc_ok(vec![crate::wire::client::payload_json(b"hello")]),
     );
     c.grpc(
         "echo nothing",
         echo(vec![]),
-        grpc_ok(vec![super::client::payload_json(b"")]),
+        grpc_ok(vec![crate::wire::client::payload_json(b"")]),
     );
     let big: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
     c.grpc(
         "echo 1 MiB",
         echo(big.clone()),
-        grpc_ok(vec![super::client::payload_json(&big)]),
+        grpc_ok(vec![crate::wire::client::payload_json(&big)]),
     );
     c.grpc(
         "message over 4 MiB",
@@ -903,7 +903,7 @@ fn grpc(c: &mut Cases) {
         .collect();
     let pongs = pings
         .iter()
-        .map(|p| super::client::payload_json(&p.payload))
+        .map(|p| crate::wire::client::payload_json(&p.payload))
         .collect();
     c.grpc("ping-pong stream", G::EchoStream(pings), grpc_ok(pongs));
     c.grpc(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::load::client::RawCodec;
+use crate::wire::codec::RawCodec;
 use bytes::{BufMut, Bytes};
 use lab_proto::v1;
 use prost::Message;
@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use super::Check;
 use lab_proto::code_name;
 
-use super::client::{GrpcClient, GrpcRequest, Outcome};
 use super::golden::{self, Expect, MIB};
-use super::raw_http::{self, RawOutcome, SlowOutcome, ms};
+use crate::wire::client::{GrpcClient, GrpcRequest, Outcome};
+use crate::wire::raw_http::{self, RawOutcome, SlowOutcome, ms};
 
 /// How long one hostile HTTP exchange may take (a 1 MiB body on a busy machine).
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -384,7 +384,7 @@ async fn slowloris(subject: &Subject) -> (Check, Check) {
                 problems.push(format!(
                     "expected a close with no response, got {} bytes first: {:?}",
                     answer.len(),
-                    super::client::truncate(text.lines().next().unwrap_or_default(), 120)
+                    crate::wire::client::truncate(text.lines().next().unwrap_or_default(), 120)
                 ));
             }
             if *after < SLOW_CLOSE.0 || *after > SLOW_CLOSE.1 {
@@ -491,7 +491,7 @@ async fn raw_unary(addr: SocketAddr, path: &str, message: Bytes) -> Result<usize
                 format!(
                     "{} {:?}",
                     code_name(status.code()),
-                    super::client::truncate(status.message(), 200)
+                    crate::wire::client::truncate(status.message(), 200)
                 )
             })
     };

@@ -12,10 +12,10 @@ use tokio::io::AsyncWriteExt as _;
 use super::Check;
 use lab_proto::code_name;
 
-use super::client::{GrpcClient, GrpcRequest, Outcome};
 use super::golden;
-use super::raw_http::{self, RawOutcome, ms};
 use crate::target::{Layout, Service, Target};
+use crate::wire::client::{GrpcClient, GrpcRequest, Outcome};
+use crate::wire::raw_http::{self, RawOutcome, ms};
 
 const DRAIN_DELAY: Duration = Duration::from_secs(1);
 /// The flags of the first instance; the second needs only the delay.

@@ -4,14 +4,12 @@
 //! work on SIGTERM before exiting 0, and follow the drain order on fresh
 //! processes (lifecycle group).
 
-pub mod client;
 mod compare;
 mod differential;
 mod golden;
 mod hostile;
 mod lifecycle;
 mod model;
-pub mod raw_http;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -20,9 +18,9 @@ use bytes::Bytes;
 use http::Method;
 use lab_proto::v1;
 
-use self::client::{GrpcClient, Outcome, Request, RestClient, RestRequest};
 use self::golden::{Case, Expect};
 use crate::target::{ExitedEarly, Layout, Service, Target};
+use crate::wire::client::{self, GrpcClient, Outcome, Request, RestClient, RestRequest};
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
@@ -19,12 +19,12 @@ use prost_reflect::DynamicMessage;
 use tokio::net::TcpStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
 use super::recorder::Outcome;
 use crate::rng::Rng;
 use crate::scenario::{self, Call, Expect, GrpcKind, Protocol, Scenario, Template};
+use crate::wire::codec::RawCodec;
 use lab_proto::code_name;
 
 /// Builds the requests of one worker: draws the parameters from the worker's
@@ -164,46 +164,6 @@ fn render_uri(
     }
     path.render(values, scratch);
     Ok(Uri::try_from(scratch.as_str())?)
-}
-
-/// Passes encoded messages through; counts the bytes of replies without decoding them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = usize;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = usize;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<usize>, Status> {
-        let n = src.remaining();
-        src.advance(n);
-        Ok(Some(n))
-    }
 }
 
 /// A connection-level failure, before or outside any response.

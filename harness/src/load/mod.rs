@@ -54,60 +54,7 @@ pub struct Options {
     pub abort: Option<Abort>,
 }
 
-/// A one-shot stop for a run, shared by the thread that watches the service
-/// and the load's threads. Its first reason sticks.
-#[derive(Clone)]
-pub struct Abort(Arc<tokio::sync::watch::Sender<Option<String>>>);
-
-impl Default for Abort {
-    fn default() -> Self {
-        Self(Arc::new(tokio::sync::watch::channel(None).0))
-    }
-}
-
-impl std::fmt::Debug for Abort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Abort({:?})", self.reason())
-    }
-}
-
-impl Abort {
-    /// Stops the run; a later reason is ignored.
-    pub fn trigger(&self, reason: impl Into<String>) {
-        let reason = reason.into();
-        self.0.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(reason);
-            true
-        });
-    }
-
-    pub fn reason(&self) -> Option<String> {
-        self.0.borrow().clone()
-    }
-
-    pub fn is_triggered(&self) -> bool {
-        self.0.borrow().is_some()
-    }
-
-    /// Resolves once triggered (at once if it already was), on any runtime.
-    pub async fn triggered(&self) {
-        let mut rx = self.0.subscribe();
-        // Only fails when the sender is gone, and `self` holds it.
-        let _ = rx.wait_for(Option::is_some).await;
-    }
-
-    /// Runs `work` unless the abort comes first.
-    pub async fn until<T>(&self, work: impl Future<Output = T>) -> anyhow::Result<T> {
-        tokio::select! {
-            biased;
-            () = self.triggered() => bail!("aborted: {}", self.reason().unwrap_or_default()),
-            out = work => Ok(out),
-        }
-    }
-}
+pub use crate::interrupt::Abort;
 
 /// An edge of the measured window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

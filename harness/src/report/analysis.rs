@@ -31,7 +31,7 @@ pub struct ResultsIn {
     #[serde(default)]
     pub failures: Vec<FailureIn>,
     #[serde(default)]
-    pub drains: Vec<crate::drain::DrainRecord>,
+    pub drains: Vec<crate::results::DrainRecord>,
     #[serde(default)]
     pub startup: Vec<StartupIn>,
     #[serde(default)]

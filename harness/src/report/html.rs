@@ -297,9 +297,9 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
         let _ = writeln!(
             out,
             "<p>{}</p>",
-            markdown_to_html(crate::drain::EXPLANATION)
+            markdown_to_html(crate::report::drain::EXPLANATION)
         );
-        for group in crate::drain::groups(&a.results.drains) {
+        for group in crate::report::drain::groups(&a.results.drains) {
             let _ = writeln!(
                 out,
                 "<h3>{} <span class=\"note\">({})</span></h3>",
@@ -307,7 +307,7 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
                 escape(&group.settings)
             );
             let mut table = String::from("<table>\n<tr>");
-            for h in crate::drain::HEADER {
+            for h in crate::report::drain::HEADER {
                 let _ = write!(table, "<th>{}</th>", escape(h));
             }
             table.push_str("</tr>\n");
@@ -317,7 +317,7 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
                     "<tr{}>",
                     if d.passed { "" } else { " class=\"red\"" }
                 );
-                for cell in crate::drain::row(d) {
+                for cell in crate::report::drain::row(d) {
                     let _ = write!(table, "<td>{}</td>", escape(&cell));
                 }
                 table.push_str("</tr>\n");

@@ -203,13 +203,17 @@ pub fn render(a: &Analysis) -> String {
 
     if !a.results.drains.is_empty() {
         let _ = writeln!(out, "## Drain under load\n");
-        let _ = writeln!(out, "{}\n", crate::drain::EXPLANATION);
-        for group in crate::drain::groups(&a.results.drains) {
+        let _ = writeln!(out, "{}\n", crate::report::drain::EXPLANATION);
+        for group in crate::report::drain::groups(&a.results.drains) {
             let _ = writeln!(out, "### {}\n\n{}.\n", group.scenario, group.settings);
-            let _ = writeln!(out, "| {} |", crate::drain::HEADER.join(" | "));
-            let _ = writeln!(out, "|{}", "---|".repeat(crate::drain::HEADER.len()));
+            let _ = writeln!(out, "| {} |", crate::report::drain::HEADER.join(" | "));
+            let _ = writeln!(
+                out,
+                "|{}",
+                "---|".repeat(crate::report::drain::HEADER.len())
+            );
             for d in group.runs {
-                let mut cells = crate::drain::row(d);
+                let mut cells = crate::report::drain::row(d);
                 if !d.passed {
                     cells[10] = format!("🔴 {}", cells[10]);
                 }

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod charts;
 pub mod compare;
+pub mod drain;
 pub mod format;
 pub mod html;
 pub mod markdown;
@@ -54,11 +55,11 @@ pub fn write(results: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The headline figures of a run, for the trend page across runs.
-pub fn summary(a: &Analysis, run_id: &str) -> crate::pages::Summary {
+pub fn summary(a: &Analysis, run_id: &str) -> crate::results::summary::Summary {
     let env = a.results.environment.as_ref();
     let unknown = || "unknown".to_owned();
-    crate::pages::Summary {
-        schema_version: crate::pages::SCHEMA_VERSION,
+    crate::results::summary::Summary {
+        schema_version: crate::results::summary::SCHEMA_VERSION,
         run_id: run_id.to_owned(),
         suite: a
             .results
@@ -73,7 +74,7 @@ pub fn summary(a: &Analysis, run_id: &str) -> crate::pages::Summary {
         headlines: a
             .headlines
             .iter()
-            .map(|c| crate::pages::Headline {
+            .map(|c| crate::results::summary::Headline {
                 metric: c.metric.clone(),
                 unit: c.unit.to_owned(),
                 better: match c.better {

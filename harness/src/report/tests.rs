@@ -178,7 +178,7 @@ fn writes_every_report_self_contained() {
         roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", plot.display()));
     }
 
-    let summary: crate::pages::Summary =
+    let summary: crate::results::summary::Summary =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary.suite, "smoke");
     assert_eq!(summary.headlines.len(), 8);
@@ -225,7 +225,7 @@ fn compare_finds_the_planted_changes() {
 fn drain_runs_get_their_own_section_with_failures_in_red() {
     let mut results = analysis::read(&fixture("base.json")).unwrap();
     let run = |target: &str, scenario: &str, failed: u64| {
-        serde_json::from_value::<crate::drain::DrainRecord>(serde_json::json!({
+        serde_json::from_value::<crate::results::DrainRecord>(serde_json::json!({
             "target": target, "scenario": scenario, "protocol": "http1",
             "call": "GET /v1/users/{id}", "repetition": 1, "rate": 1000,
             "duration_s": 3.0, "signal_after_s": 0.5, "drain_delay_s": 1.0,

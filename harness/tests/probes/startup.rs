@@ -136,7 +136,7 @@ fn the_fixture_answers_grpc_health_and_exits_0_promptly() {
             .start(Target::Rust, Duration::from_secs(20))
             .await
             .unwrap();
-        assert!(harness::conformance::client::grpc_serving(service.grpc).await);
+        assert!(harness::wire::client::grpc_serving(service.grpc).await);
         service.terminate().unwrap();
         let status = service.wait(Duration::from_secs(2)).await.unwrap();
         assert!(status.success(), "{status}");

@@ -13,6 +13,11 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::Serialize;
 
+pub mod drain;
+pub mod summary;
+
+pub use drain::DrainRecord;
+
 use crate::load::recorder::Summary;
 use crate::load::{Measured, Point};
 use crate::probe::Machine;

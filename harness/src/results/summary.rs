@@ -1,0 +1,54 @@
+//! `summary.json`: what the site index (`harness pages`) shows of a run.
+//! `report` writes it beside each run's reports; `pages` reads them all.
+
+use serde::{Deserialize, Serialize};
+
+/// The `schema_version` of the [`Summary`] this code writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A run's `summary.json`: what the site index shows of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The run's id, also the name of its directory under `runs/`, e.g.
+    /// "20261130T050000Z".
+    pub run_id: String,
+    /// Which suite ran, e.g. "full" or "quick".
+    pub suite: String,
+    /// The lab's commit (short hash) that ran.
+    pub commit: String,
+    /// Whether the work tree had uncommitted changes.
+    pub dirty: bool,
+    /// When the run started, RFC 3339 in UTC.
+    pub started: String,
+    /// The run's headline comparisons, in the report's order.
+    pub headlines: Vec<Headline>,
+}
+
+/// One headline comparison of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    /// What is compared, e.g. "p99 latency".
+    pub metric: String,
+    /// The unit of `rust` and `go`, e.g. "ms".
+    pub unit: String,
+    /// "lower" or "higher": which way is better.
+    pub better: String,
+    /// Rust's value (median over repetitions), `None` when not measured.
+    pub rust: Option<f64>,
+    /// Go's value (median over repetitions), `None` when not measured.
+    pub go: Option<f64>,
+    /// Go / Rust, `None` when it could not be computed.
+    pub ratio: Option<f64>,
+    /// Lower end of the ratio's 95 % confidence interval.
+    pub ci_low: Option<f64>,
+    /// Upper end of the ratio's 95 % confidence interval.
+    pub ci_high: Option<f64>,
+    /// "Rust better", "Go better" or "no significant difference".
+    pub verdict: String,
+    /// Whether the repetitions varied too much to trust the verdict.
+    pub noisy: bool,
+    /// Why a value is missing, or anything else worth a reader's eye.
+    pub note: Option<String>,
+}
