@@ -50,7 +50,9 @@ fn declared(lib_rs: &str) -> Vec<String> {
         .lines()
         .filter_map(|line| {
             let line = line.trim();
-            let rest = line.strip_prefix("pub mod ").or_else(|| line.strip_prefix("mod "))?;
+            let rest = line
+                .strip_prefix("pub mod ")
+                .or_else(|| line.strip_prefix("mod "))?;
             Some(rest.strip_suffix(';')?.to_owned())
         })
         .collect()
@@ -101,7 +103,9 @@ fn module_files(src: &Path, name: &str) -> Vec<PathBuf> {
     }
     let mut dirs = vec![src.join(name)];
     while let Some(dir) = dirs.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -184,7 +188,11 @@ fn a_planted_upward_use_is_found() {
     )
     .unwrap();
     fs::write(src.join("base.rs"), "pub struct B;\n").unwrap();
-    fs::write(src.join("high/mod.rs"), "use crate::low::L;\nuse crate::base::B;\n").unwrap();
+    fs::write(
+        src.join("high/mod.rs"),
+        "use crate::low::L;\nuse crate::base::B;\n",
+    )
+    .unwrap();
     fs::write(
         src.join("low.rs"),
         "use crate::base::B;\n// crate::high::H is only named here\nuse crate::high::H;\nfn f() { let _ = crate::high::g(); }\nuse crate::{base::C, high::J};\n",
@@ -194,7 +202,10 @@ fn a_planted_upward_use_is_found() {
     let _ = fs::remove_dir_all(&dir);
     let lines: Vec<&str> = problems
         .iter()
-        .map(|p| p.rsplit_once("low.rs:").map_or(p.as_str(), |(_, rest)| rest))
+        .map(|p| {
+            p.rsplit_once("low.rs:")
+                .map_or(p.as_str(), |(_, rest)| rest)
+        })
         .collect();
     assert_eq!(
         lines,
