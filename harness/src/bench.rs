@@ -537,11 +537,7 @@ async fn sweep(
     options: &RunOptions,
 ) -> anyhow::Result<CapacityRecord> {
     let run_watch = RunWatch::default();
-    let cpus = &options.placement.server_cpus;
-    let mut service =
-        interrupt::or_interrupt(layout.start_on(target, Duration::from_secs(20), Some(cpus)))
-            .await?;
-    let pid = service.pid().context("the service exited as it started")?;
+    let (mut service, pid) = runner::start_fresh(layout, target, options).await?;
     let addr = service.addr(cs.scenario.protocol);
     let slo_us = cs.slo_p99.as_micros() as u64;
     run_watch.phase("capacity");

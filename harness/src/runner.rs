@@ -17,7 +17,7 @@ use crate::report::terminal;
 use crate::results::DrainRecord;
 use crate::results::{Failure, ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
-use crate::target::{Layout, RunWatch, ServiceDied, Target};
+use crate::target::{Layout, RunWatch, Service, ServiceDied, Target};
 
 /// How long an interrupted run's service gets to exit after SIGTERM before
 /// SIGKILL.
@@ -280,6 +280,23 @@ impl From<anyhow::Error> for ProbeFailed {
 /// error is a `ServiceDied`; a SIGINT or SIGTERM to the harness aborts it too,
 /// stops the service (SIGTERM, SIGKILL after `INTERRUPT_GRACE`), and the
 /// error is `Interrupted`.
+/// How long a fresh service may take to become ready.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Starts a fresh `target` on `options`' service CPUs and waits until it is
+/// ready, or until a SIGINT or SIGTERM to the harness; returns it with its pid.
+pub(crate) async fn start_fresh(
+    layout: &Layout,
+    target: Target,
+    options: &RunOptions,
+) -> anyhow::Result<(Service, u32)> {
+    let cpus = &options.placement.server_cpus;
+    let service =
+        interrupt::or_interrupt(layout.start_on(target, READY_TIMEOUT, Some(cpus))).await?;
+    let pid = service.pid().context("the service exited as it started")?;
+    Ok((service, pid))
+}
+
 pub(crate) async fn run_on_fresh_service(
     layout: &Layout,
     target: Target,
@@ -288,10 +305,7 @@ pub(crate) async fn run_on_fresh_service(
 ) -> anyhow::Result<(RunRecord, Measured)> {
     let run_watch = RunWatch::default();
     let cpus = &options.placement.server_cpus;
-    let mut service =
-        interrupt::or_interrupt(layout.start_on(target, Duration::from_secs(20), Some(cpus)))
-            .await?;
-    let pid = service.pid().context("the service exited as it started")?;
+    let (mut service, pid) = start_fresh(layout, target, options).await?;
     let addr = service.addr(scenario.protocol);
     let work = async {
         let mut watch = Watch::start(pid, cpus.len()).map_err(ProbeFailed::from)?;
