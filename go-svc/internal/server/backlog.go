@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -103,7 +104,9 @@ func (l *backlogListener) takeBacklog() []net.Conn {
 	var conns []net.Conn
 	// Control, not Read: Serve's Accept may hold the read lock meanwhile.
 	_ = raw.Control(func(fd uintptr) {
-		_ = refuseNewHandshakes(int(fd))
+		if err := refuseNewHandshakes(int(fd)); err != nil {
+			slog.Warn("filtering the listener failed", "error", err)
+		}
 		deadline := time.Now().Add(l.handshakeWait)
 		// A completing handshake leaves the SYN_RECV list a moment before its
 		// connection joins the backlog, so two empty looks in a row are needed.
@@ -111,7 +114,16 @@ func (l *backlogListener) takeBacklog() []net.Conn {
 		for {
 			conns = append(conns, acceptQueued(int(fd))...)
 			pending, err := handshakesInProgress(port)
-			if err != nil || (pending == 0 && quiet) || (pending > 0 && !time.Now().Before(deadline)) {
+			if err != nil {
+				slog.Warn("counting the handshakes in progress failed", "error", err)
+				break
+			}
+			if pending == 0 && quiet {
+				break
+			}
+			if pending > 0 && !time.Now().Before(deadline) {
+				slog.Warn("handshakes still in progress; closing the listener",
+					"pending", pending, "port", port, "after", l.handshakeWait)
 				break
 			}
 			quiet = pending == 0
