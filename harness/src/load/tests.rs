@@ -547,18 +547,19 @@ fn open_loop_latency_shows_a_server_pause_that_closed_loop_hides() {
     // The generator waited for its in-flight cap, so the run is flagged.
     assert!(o.totals.cap_waits > 0, "cap waits {}", o.totals.cap_waits);
     assert!(o.saturation().is_some());
-    // The timeline shows the stall: a second with half of it spent without
-    // completions, so far fewer than the busiest second (relative, not a
-    // count: a slow machine completes fewer in every second), then a second
-    // whose p99 is the pause.
-    let busiest = o.timeline.iter().map(|p| p.requests).max().unwrap_or(0);
+    // The timeline shows the stall: a second whose p99 is the pause, well
+    // above the first second's. (Not completions per second: beside another
+    // CPU-heavy job the generator and the server get the CPU in turns, and
+    // every second completed 800-1,300 whether paused or not.)
+    let first_p99 = o.timeline.first().and_then(|p| p.p99_us).unwrap_or(0);
+    let worst_p99 = o
+        .timeline
+        .iter()
+        .filter_map(|p| p.p99_us)
+        .max()
+        .unwrap_or(0);
     assert!(
-        o.timeline.iter().any(|p| p.requests * 10 <= busiest * 6),
-        "{:?}",
-        o.timeline
-    );
-    assert!(
-        o.timeline.iter().any(|p| p.p99_us >= Some(900_000)),
+        worst_p99 >= 900_000 && worst_p99 >= first_p99 + 300_000,
         "{:?}",
         o.timeline
     );
