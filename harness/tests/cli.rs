@@ -369,10 +369,16 @@ fn run_places_a_fresh_service_on_its_cpus_and_records_what_it_used() {
         );
     }
     assert!(server["cpu_seconds"].as_f64().unwrap() >= 0.0);
-    // 10 Hz from ready (0 s) to the after reading (≈ 0.2 + 1 + 0.3 s).
-    let samples = server["timeline"].as_array().unwrap().len();
-    assert!((12..=20).contains(&samples), "{samples} samples");
+    // 10 Hz from ready (0 s) to the after reading (≈ 0.2 + 1 + 0.3 s). Beside
+    // other CPU-heavy jobs the sampler loses ticks (11 in 1.5 s was seen), so
+    // at least half of them, and never more than the clock allows.
     let phases = &server["phases_s"];
+    let expected = phases["after"].as_f64().unwrap() * 10.0;
+    let samples = server["timeline"].as_array().unwrap().len() as f64;
+    assert!(
+        samples >= expected * 0.5 && samples <= expected + 3.0,
+        "{samples} samples, about {expected:.0} expected"
+    );
     assert!(phases["load_start"].as_f64().unwrap() >= 0.2, "{phases}");
     assert!(phases["after"].as_f64().unwrap() >= phases["load_end"].as_f64().unwrap() + 0.3);
     assert!(results["machine"]["cpus_online"].as_u64().unwrap() >= 1);
