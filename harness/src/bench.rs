@@ -44,6 +44,8 @@ struct SuiteRecord<'a> {
     description: &'a str,
     path: String,
     targets: Vec<&'static str>,
+    /// Every ratio is another target's figure / this one's.
+    baseline: &'static str,
     repetitions: u32,
     /// Scenarios that run another number of repetitions than the suite's.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -152,7 +154,13 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
         }
     }
     let mut file = ResultsFile::open(&options.out)?;
-    let environment = Environment::detect(layout.root());
+    let mut environment = Environment::detect(layout.root());
+    for target in &suite.targets {
+        let (libraries, notes) = target.libraries(layout.root());
+        environment.libraries.extend(libraries);
+        environment.notes.extend(notes);
+    }
+    file.add_targets(layout.root(), &suite.targets)?;
     file.set_bench(&suite_record(suite, options), &environment)?;
     let mut ok = true;
     // Until the bench returns: every measurement below, for both targets.
@@ -379,6 +387,7 @@ fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
         description: &suite.description,
         path: suite.path.display().to_string(),
         targets: suite.targets.iter().map(|t| t.name()).collect(),
+        baseline: suite.baseline.name(),
         repetitions: suite.repetitions,
         scenario_repetitions: suite
             .scenarios

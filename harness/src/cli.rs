@@ -15,16 +15,20 @@ use crate::commands::{self, Context};
     about = "Rust-vs-Go microservice benchmark lab"
 )]
 pub struct Cli {
-    /// Repository root (holds Cargo.toml and go-svc/); found by walking up from
+    /// Repository root (holds Cargo.toml and targets.toml); found by walking up from
     /// the current directory when not given.
     #[arg(long, global = true, env = "LAB_ROOT")]
     root: Option<PathBuf>,
+    /// The target registry; the root's targets.toml when not given.
+    #[arg(long, global = true, env = "LAB_TARGETS", value_name = "FILE")]
+    targets: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Targets(commands::targets::Args),
     Build(commands::build::Args),
     Verify(commands::verify::Args),
     Run(commands::run::Args),
@@ -40,8 +44,12 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cx = Context { root: cli.root };
+    let cx = Context {
+        root: cli.root,
+        targets: cli.targets,
+    };
     match cli.command {
+        Command::Targets(args) => commands::targets::main(args, &cx),
         Command::Build(args) => commands::build::main(args, &cx),
         Command::Verify(args) => commands::verify::main(args, &cx),
         Command::Run(args) => commands::run::main(args, &cx),

@@ -134,6 +134,9 @@ pub fn run(
     out: Option<&Path>,
 ) -> anyhow::Result<bool> {
     let mut file = out.map(crate::results::ResultsFile::open).transpose()?;
+    if let Some(file) = &mut file {
+        file.add_targets(layout.root(), targets)?;
+    }
     let selected = select_builder(
         choice,
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -180,14 +183,6 @@ pub fn run(
     Ok(ok)
 }
 
-/// The image name of `target`: `rust-svc`, `go-svc`.
-fn service(target: Target) -> &'static str {
-    match target {
-        Target::Rust => "rust-svc",
-        Target::Go => "go-svc",
-    }
-}
-
 fn measure(
     layout: &Layout,
     target: Target,
@@ -199,7 +194,7 @@ fn measure(
     if build {
         layout.build(target)?;
     }
-    let binary = layout.binary(target);
+    let binary = layout.binary(target)?;
     let binary_bytes = file_size(&binary).with_context(|| {
         format!(
             "{target}: build it first with `harness build --target {target}` (or drop --no-build)"
@@ -225,12 +220,9 @@ fn measure(
 
     // Without --no-build it is rebuilt; with it, built only if it is missing,
     // since what goes into the image must be measured, not assumed.
-    let static_binary = static_path(layout, target).and_then(|path| {
-        if build || !path.is_file() {
-            build_static(layout, target)
-        } else {
-            Ok(path)
-        }
+    let static_binary = layout.static_binary(target).and_then(|path| match path {
+        Some(path) if !build && path.is_file() => Ok(path),
+        _ => layout.build_static(target),
     });
     let static_binary = match static_binary {
         Ok(path) => path,
@@ -266,7 +258,7 @@ fn measure(
         }
     };
     let tag = revision.unwrap_or("latest");
-    let reference = format!("localhost/benchlab/{}:{tag}", service(target));
+    let reference = format!("localhost/benchlab/{}:{tag}", target.spec().image);
     let ok = builder.measure(
         layout,
         target,
@@ -297,88 +289,6 @@ fn stripped_size(binary: &Path) -> Result<u64, String> {
     std::fs::metadata(&stripped)
         .map(|m| m.len())
         .map_err(|err| format!("strip wrote no file: {err}"))
-}
-
-/// Where the static build of `target` lands.
-fn static_path(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> {
-    Ok(match target {
-        Target::Rust => layout
-            .root()
-            .join("target")
-            .join(host_triple()?)
-            .join("release/rust-svc"),
-        Target::Go => layout.root().join("target/static/go-svc"),
-    })
-}
-
-/// Builds the static binary of `target` and returns its path.
-pub fn build_static(layout: &Layout, target: Target) -> anyhow::Result<PathBuf> {
-    let path = static_path(layout, target)?;
-    let mut cmd = match target {
-        Target::Rust => {
-            let triple = host_triple()?;
-            let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-            // With an explicit --target, RUSTFLAGS reach only the target's
-            // crates: build scripts and proc-macros stay dynamic, as they must.
-            let mut flags = std::env::var_os("RUSTFLAGS").unwrap_or_default();
-            if !flags.is_empty() {
-                flags.push(" ");
-            }
-            flags.push("-C target-feature=+crt-static");
-            cmd.args(["build", "--release", "-p", "rust-svc", "--target", &triple])
-                .arg("--target-dir")
-                .arg(layout.root().join("target"))
-                .env("RUSTFLAGS", flags)
-                // It would take precedence over RUSTFLAGS.
-                .env_remove("CARGO_ENCODED_RUSTFLAGS")
-                .current_dir(layout.root());
-            cmd
-        }
-        Target::Go => {
-            let mut cmd = Command::new("go");
-            cmd.args(["build", "-trimpath", "-o"])
-                .arg(&path)
-                .arg("./cmd/go-svc")
-                .env("CGO_ENABLED", "0")
-                .current_dir(layout.root().join("go-svc"));
-            cmd
-        }
-    };
-    eprintln!(
-        "images: static build of {target} (about a minute when nothing is built yet): {cmd:?}"
-    );
-    let status = cmd
-        .status()
-        .with_context(|| format!("running {:?}", cmd.get_program()))?;
-    if !status.success() {
-        bail!("{:?} failed ({status})", cmd.get_program());
-    }
-    if !path.is_file() {
-        bail!("the build left no binary at {}", path.display());
-    }
-    Ok(path)
-}
-
-/// The host's target triple, from `rustc -vV`.
-fn host_triple() -> anyhow::Result<String> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(&rustc)
-        .arg("-vV")
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {rustc:?} -vV for the host triple"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    parse_host_triple(&text)
-        .map(str::to_owned)
-        .with_context(|| format!("no `host:` line in `{rustc:?} -vV`"))
-}
-
-fn parse_host_triple(rustc_vv: &str) -> Option<&str> {
-    rustc_vv
-        .lines()
-        .find_map(|line| line.strip_prefix("host:"))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 /// `git rev-parse --short HEAD`, with `-dirty` when tracked files differ from
@@ -504,12 +414,21 @@ impl Builder {
         artifact: &mut Artifact,
     ) -> anyhow::Result<bool> {
         let name = self.kind.name();
-        let svc = service(target);
         let context = tempfile::tempdir().context("creating the build context")?;
-        let containerfile = layout.root().join(svc).join("Containerfile");
+        let containerfile = layout.root().join(
+            target
+                .spec()
+                .containerfile
+                .as_deref()
+                .with_context(|| format!("{target}: the registry gives no containerfile"))?,
+        );
         std::fs::copy(&containerfile, context.path().join("Containerfile"))
             .with_context(|| format!("copying {}", containerfile.display()))?;
-        let copied = context.path().join(svc);
+        let copied = context.path().join(
+            binary
+                .file_name()
+                .context("the static binary has a file name")?,
+        );
         std::fs::copy(binary, &copied).with_context(|| format!("copying {}", binary.display()))?;
         {
             use std::os::unix::fs::PermissionsExt;
@@ -1169,9 +1088,6 @@ mod tests {
         assert_eq!(parse_inspect("12345 1\n"), Some((12345, 1)));
         assert_eq!(parse_inspect("12345\n"), None);
         assert_eq!(parse_inspect("<no value> 1"), None);
-        let vv = "rustc 1.95.0\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
-        assert_eq!(parse_host_triple(vv), Some("x86_64-unknown-linux-gnu"));
-        assert_eq!(parse_host_triple("rustc 1.95.0\n"), None);
     }
 
     /// A layer: a tar holding one file, `size` bytes of a compressible pattern.

@@ -10,8 +10,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
+            // A bad argument is a usage error, as clap's own are: exit 2.
+            let usage = err.is::<harness::commands::UsageError>();
             // After SIGINT or SIGTERM, 128 + its number, whatever failed.
-            ExitCode::from(harness::interrupt::exit_code().unwrap_or(1))
+            ExitCode::from(harness::interrupt::exit_code().unwrap_or(if usage { 2 } else { 1 }))
         }
     }
 }

@@ -76,9 +76,9 @@ fn read_summary(path: &Path) -> Result<Summary, String> {
     };
     let summary: Summary =
         serde_json::from_str(&text).map_err(|e| format!("summary.json is not valid: {e}"))?;
-    if summary.schema_version != SCHEMA_VERSION {
+    if !(1..=SCHEMA_VERSION).contains(&summary.schema_version) {
         return Err(format!(
-            "summary.json has schema_version {}, this page reads {SCHEMA_VERSION}",
+            "summary.json has schema_version {}, this page reads 1 to {SCHEMA_VERSION}",
             summary.schema_version
         ));
     }
@@ -101,8 +101,36 @@ fn metrics(runs: &[Run]) -> Vec<String> {
     names
 }
 
+/// The comparison the page follows: the newest readable run's first
+/// (baseline, other), or the default Rust and Go targets with no run.
+fn site_pair(runs: &[Run]) -> (String, String) {
+    runs.iter()
+        .filter_map(|r| r.summary.as_ref().ok())
+        .flat_map(|s| s.headlines.first())
+        .map(|h| (h.baseline.clone(), h.other.clone()))
+        .next()
+        .unwrap_or_else(|| {
+            let registry = crate::target::Registry::builtin();
+            let name = |l: &str| {
+                registry
+                    .default_of(l)
+                    .map_or(l.to_owned(), |t| t.name().to_owned())
+            };
+            (name("rust"), name("go"))
+        })
+}
+
+/// The headline of `metric` in `s` that compares `pair`.
+fn headline<'s>(s: &'s Summary, metric: &str, pair: &(String, String)) -> Option<&'s Headline> {
+    s.headlines
+        .iter()
+        .find(|h| h.metric == metric && (&h.baseline, &h.other) == (&pair.0, &pair.1))
+}
+
 fn render(runs: &[Run]) -> Result<String> {
     let metrics = metrics(runs);
+    let pair = site_pair(runs);
+    let (base, other) = (pair.0.as_str(), pair.1.as_str());
     let mut html = String::new();
     let _ = write!(
         html,
@@ -122,14 +150,18 @@ fn render(runs: &[Run]) -> Result<String> {
     let readable = runs.iter().filter(|r| r.summary.is_ok()).count();
     let _ = writeln!(
         html,
-        "<p>{} run{}, newest first. Each metric cell is the ratio Go / Rust with its 95% \
+        "<p>{} run{}, newest first. Each metric cell is the ratio {other} / {base} with its 95% \
          confidence interval [low–high], coloured by the verdict: \
-         <span class=\"v v-rust\">Rust better</span> \
-         <span class=\"v v-go\">Go better</span> \
-         <span class=\"v v-none\">no significant difference</span>. \
-         Hover a cell for the medians and notes.</p>",
+         <span class=\"v {}\">{base} better</span> \
+         <span class=\"v {}\">{other} better</span> \
+         <span class=\"v v-same\">no significant difference</span>. \
+         Hover a cell for the values and notes.</p>",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
+        verdict_class(&format!("{base} better")),
+        verdict_class(&format!("{other} better")),
+        other = escape(other),
+        base = escape(base),
     );
 
     // The table of runs.
@@ -169,7 +201,7 @@ fn render(runs: &[Run]) -> Result<String> {
                     },
                 );
                 for m in &metrics {
-                    html.push_str(&headline_cell(s.headlines.iter().find(|h| &h.metric == m)));
+                    html.push_str(&headline_cell(headline(s, m, &pair)));
                 }
             }
             Err(reason) => {
@@ -200,7 +232,7 @@ fn render(runs: &[Run]) -> Result<String> {
     } else {
         let labels: Vec<String> = chronological.iter().map(|s| run_label(s)).collect();
         for m in &metrics {
-            let find = |s: &Summary| s.headlines.iter().find(|h| &h.metric == m).cloned();
+            let find = |s: &Summary| headline(s, m, &pair).cloned();
             let found: Vec<Option<Headline>> = chronological.iter().map(|s| find(s)).collect();
             let unit = found
                 .iter()
@@ -216,17 +248,17 @@ fn render(runs: &[Run]) -> Result<String> {
                 .unwrap_or_default();
             let series = [
                 (
-                    "Rust",
+                    base,
                     found
                         .iter()
-                        .map(|h| h.as_ref().and_then(|h| h.rust))
+                        .map(|h| h.as_ref().and_then(|h| h.baseline_value))
                         .collect(),
                 ),
                 (
-                    "Go",
+                    other,
                     found
                         .iter()
-                        .map(|h| h.as_ref().and_then(|h| h.go))
+                        .map(|h| h.as_ref().and_then(|h| h.other_value))
                         .collect(),
                 ),
             ]
@@ -240,7 +272,7 @@ fn render(runs: &[Run]) -> Result<String> {
                 _ => m.clone(),
             };
             let svg = plots::trend(
-                &format!("{m}: Rust and Go medians"),
+                &format!("{m}: {base} and {other}"),
                 &labels,
                 &series,
                 &y_label,
@@ -253,20 +285,15 @@ fn render(runs: &[Run]) -> Result<String> {
                 label: m.clone(),
                 values: chronological
                     .iter()
-                    .map(|s| {
-                        s.headlines
-                            .iter()
-                            .find(|h| &h.metric == m)
-                            .and_then(|h| h.ratio)
-                    })
+                    .map(|s| headline(s, m, &pair).and_then(|h| h.ratio))
                     .collect(),
             })
             .collect();
         let svg = plots::trend(
-            "Go / Rust ratio of each metric",
+            &format!("{other} / {base} ratio of each metric"),
             &labels,
             &ratio_series,
-            "Go / Rust",
+            &format!("{other} / {base}"),
         )?;
         figure(&mut html, &svg);
     }
@@ -313,16 +340,14 @@ fn headline_cell(h: Option<&Headline>) -> String {
     let Some(h) = h else {
         return "<td class=\"missing\">–</td>".to_owned();
     };
-    let class = match plots::verdict_hex(&h.verdict) {
-        plots::RUST_HEX => "v-rust",
-        plots::GO_HEX => "v-go",
-        _ => "v-none",
-    };
+    let class = verdict_class(&h.verdict);
     let mut tip = format!(
-        "{}: Rust {} {unit}, Go {} {unit} ({} is better)",
+        "{}: {} {} {unit}, {} {} {unit} ({} is better)",
         h.verdict,
-        num(h.rust),
-        num(h.go),
+        h.baseline,
+        num(h.baseline_value),
+        h.other,
+        num(h.other_value),
         h.better,
         unit = h.unit,
     );
@@ -358,6 +383,11 @@ fn headline_cell(h: Option<&Headline>) -> String {
     cell
 }
 
+/// The cell class of a verdict: the winner's colour.
+fn verdict_class(verdict: &str) -> String {
+    format!("v-{}", plots::verdict_key(verdict))
+}
+
 fn num(v: Option<f64>) -> String {
     match v.filter(|v| v.is_finite()) {
         Some(v) => format!("{v:.3}")
@@ -383,7 +413,8 @@ fn css() -> String {
          span.v {{ padding: 0 0.4em; }}\n\
          .v-rust {{ border-left-color: {rust}; background: #fbe9e6; }}\n\
          .v-go {{ border-left-color: {go}; background: #e3f6fb; }}\n\
-         .v-none {{ border-left-color: {neutral}; background: #f2f2f2; }}\n\
+         .v-other {{ border-left-color: {other}; background: #efe8f6; }}\n\
+         .v-same {{ border-left-color: {neutral}; background: #f2f2f2; }}\n\
          .dirty, .noisy {{ font-size: 0.8em; color: #a15c00; }}\n\
          .broken {{ color: #a00; }}\n\
          .empty, .missing {{ color: #777; }}\n\
@@ -391,6 +422,7 @@ fn css() -> String {
          figure svg {{ max-width: 100%; height: auto; }}\n",
         rust = plots::RUST_HEX,
         go = plots::GO_HEX,
+        other = plots::OTHER_WINNER_HEX,
         neutral = plots::NEUTRAL_HEX,
     )
 }
@@ -432,12 +464,14 @@ mod tests {
                     metric: "p99 latency".to_owned(),
                     unit: "ms".to_owned(),
                     better: "lower".to_owned(),
-                    rust: Some(p99.0),
-                    go: Some(p99.1),
+                    baseline: "rust-axum".to_owned(),
+                    other: "go-gin".to_owned(),
+                    baseline_value: Some(p99.0),
+                    other_value: Some(p99.1),
                     ratio: Some(p99.1 / p99.0),
                     ci_low: Some(p99.1 / p99.0 * 0.9),
                     ci_high: Some(p99.1 / p99.0 * 1.1),
-                    verdict: "Rust better".to_owned(),
+                    verdict: "rust-axum better".to_owned(),
                     noisy: false,
                     note: None,
                 },
@@ -445,8 +479,10 @@ mod tests {
                     metric: "throughput".to_owned(),
                     unit: "req/s".to_owned(),
                     better: "higher".to_owned(),
-                    rust: None,
-                    go: Some(9000.0),
+                    baseline: "rust-axum".to_owned(),
+                    other: "go-gin".to_owned(),
+                    baseline_value: None,
+                    other_value: Some(9000.0),
                     ratio: None,
                     ci_low: None,
                     ci_high: None,
@@ -473,6 +509,8 @@ mod tests {
         html.matches("<svg").count()
     }
 
+    /// Version 1, written before targets had names: `rust` and `go` are the
+    /// values of the default Rust (baseline) and Go targets.
     #[test]
     fn summary_reads_the_documented_json() {
         let json = r#"{
@@ -493,11 +531,14 @@ mod tests {
         }"#;
         let s: Summary = serde_json::from_str(json).unwrap();
         assert_eq!(s.headlines[0].ratio, Some(1.9));
-        assert_eq!(s.headlines[1].rust, None);
+        assert_eq!(s.headlines[0].baseline, "rust-axum");
+        assert_eq!(s.headlines[0].other, "go-gin");
+        assert_eq!(s.headlines[0].other_value, Some(2.34));
+        assert_eq!(s.headlines[1].baseline_value, None);
         assert_eq!(s.headlines[1].note.as_deref(), Some("no samples"));
         // Round trip: nulls are written as null.
         let back = serde_json::to_value(&s).unwrap();
-        assert!(back["headlines"][1]["rust"].is_null());
+        assert!(back["headlines"][1]["baseline_value"].is_null());
         assert_eq!(serde_json::from_value::<Summary>(back).unwrap(), s);
     }
 
@@ -537,9 +578,10 @@ mod tests {
 
         // A trend per metric and one of the ratios; the x axis is oldest first.
         assert_eq!(svg_count(&html), 3);
-        assert!(html.contains("p99 latency: Rust and Go medians"));
-        assert!(html.contains("throughput: Rust and Go medians"));
-        assert!(html.contains("Go / Rust ratio of each metric"));
+        assert!(html.contains("p99 latency: rust-axum and go-gin"));
+        assert!(html.contains("throughput: rust-axum and go-gin"));
+        assert!(html.contains("go-gin / rust-axum ratio of each metric"));
+        assert!(html.contains("the ratio go-gin / rust-axum with its 95%"));
         // (plotters writes each text on a line of its own)
         let a = html
             .find(">\na1b2c3d\n</text>")
@@ -577,7 +619,7 @@ mod tests {
         fs::create_dir_all(&future).unwrap();
         let mut v2 =
             serde_json::to_value(summary("20261201T050000Z", "b", "full", (1.0, 1.0))).unwrap();
-        v2["schema_version"] = 2.into();
+        v2["schema_version"] = 3.into();
         fs::write(future.join("summary.json"), v2.to_string()).unwrap();
         // A stray file under runs/ is not a run.
         fs::write(site.path().join("runs/README"), "x").unwrap();
@@ -585,7 +627,7 @@ mod tests {
         let html = fs::read_to_string(build(site.path()).unwrap()).unwrap();
         assert!(html.contains("summary.json is not valid: "), "{html}");
         assert!(html.contains("no summary.json"));
-        assert!(html.contains("schema_version 2"));
+        assert!(html.contains("schema_version 3, this page reads 1 to 2"));
         assert!(html.contains("<a href=\"runs/20261128T050000Z/index.html\">"));
         // Without an index.html the run id is not a link.
         assert!(html.contains("<td>20261130T050000Z</td>"));
@@ -632,11 +674,11 @@ mod tests {
         {
             let mut s = s.clone();
             if i == 3 {
-                s.headlines[1].rust = Some(12000.0);
+                s.headlines[1].baseline_value = Some(12000.0);
                 s.headlines[1].ratio = Some(0.75);
                 s.headlines[1].ci_low = Some(0.7);
                 s.headlines[1].ci_high = Some(0.8);
-                s.headlines[1].verdict = "Go better".to_owned();
+                s.headlines[1].verdict = "go-gin better".to_owned();
                 s.headlines[1].note = None;
             }
             publish(site, &s);

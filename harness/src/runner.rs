@@ -194,6 +194,9 @@ async fn run_all(
             }
         }
         Endpoint::Targets(layout, targets) => {
+            if let Some(file) = file {
+                file.add_targets(layout.root(), &targets)?;
+            }
             for target in targets {
                 if options.build {
                     interrupt::check()?;

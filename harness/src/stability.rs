@@ -31,8 +31,10 @@ pub fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
                 p.clone()
             };
             let results = analysis::read(&path)?;
+            // The first comparison: the baseline against the first other target.
+            let pair = results.pairs().remove(0);
             Ok(Run {
-                analysis: analysis::analyse(results),
+                analysis: analysis::analyse(results, pair),
                 path,
             })
         })
@@ -223,7 +225,8 @@ pub fn render(runs: &[Run], s: &Stability) -> String {
     for row in &s.rows {
         let mut line = format!("| {} |", row.metric);
         for cell in &row.cells {
-            line.push_str(&format!(" {} |", cell_text(cell.as_ref())));
+            let pair = &runs[0].analysis.pair;
+            line.push_str(&format!(" {} |", cell_text(pair, cell.as_ref())));
         }
         let overlap = if row.disjoint.is_empty() {
             "yes".to_owned()
@@ -278,13 +281,13 @@ pub fn render(runs: &[Run], s: &Stability) -> String {
     out
 }
 
-/// `1.489 [1.195–1.855] Rust better`, or the note of a row without a ratio.
-fn cell_text(c: Option<&Comparison>) -> String {
+/// `1.489 [1.195–1.855] rust-axum better`, or the note of a row without a ratio.
+fn cell_text(pair: &analysis::Pair, c: Option<&Comparison>) -> String {
     let Some(c) = c else {
         return "absent".to_owned();
     };
     match (c.ratio, c.verdict) {
-        (Some(r), Some(v)) => format!("{} {}", format::interval(&r), format::verdict_text(v)),
+        (Some(r), Some(v)) => format!("{} {}", format::interval(&r), pair.verdict_text(v)),
         (Some(r), None) => format!("{} no verdict", format::interval(&r)),
         _ => "n/a".to_owned(),
     }
@@ -333,19 +336,19 @@ mod tests {
             metric: "p99 latency".to_owned(),
             unit: "ms",
             better: Better::Lower,
-            rust: Some(1.0),
-            go: Some(1.5),
+            base: Some(1.0),
+            other: Some(1.5),
             ratio: ratio.map(|(estimate, low, high)| Interval {
                 estimate,
                 low,
                 high,
             }),
             verdict,
-            rust_cv: None,
-            go_cv: None,
+            base_cv: None,
+            other_cv: None,
             noisy: false,
-            rust_n: 3,
-            go_n: 3,
+            base_n: 3,
+            other_n: 3,
             note: None,
         }
     }
@@ -353,16 +356,26 @@ mod tests {
     fn analysis_with(rows: Vec<Comparison>) -> Analysis {
         let results: analysis::ResultsIn =
             serde_json::from_str(r#"{"schema_version": 1, "complete": true}"#).unwrap();
-        let mut a = analysis::analyse(results);
+        let pair = results.pairs().remove(0);
+        let mut a = analysis::analyse(results, pair);
         a.headlines = rows;
         a
     }
 
     #[test]
     fn agreeing_overlapping_runs_are_stable() {
-        let a = analysis_with(vec![row(Some((1.5, 1.2, 1.9)), Some(Verdict::RustBetter))]);
-        let b = analysis_with(vec![row(Some((1.7, 1.3, 2.2)), Some(Verdict::RustBetter))]);
-        let c = analysis_with(vec![row(Some((1.4, 1.1, 1.8)), Some(Verdict::RustBetter))]);
+        let a = analysis_with(vec![row(
+            Some((1.5, 1.2, 1.9)),
+            Some(Verdict::BaselineBetter),
+        )]);
+        let b = analysis_with(vec![row(
+            Some((1.7, 1.3, 2.2)),
+            Some(Verdict::BaselineBetter),
+        )]);
+        let c = analysis_with(vec![row(
+            Some((1.4, 1.1, 1.8)),
+            Some(Verdict::BaselineBetter),
+        )]);
         let s = check(&[&a, &b, &c]);
         assert!(s.rows[0].verdicts_agree);
         assert!(s.rows[0].disjoint.is_empty());
@@ -371,12 +384,18 @@ mod tests {
 
     #[test]
     fn a_different_verdict_or_disjoint_intervals_are_not_stable() {
-        let a = analysis_with(vec![row(Some((1.5, 1.2, 1.9)), Some(Verdict::RustBetter))]);
+        let a = analysis_with(vec![row(
+            Some((1.5, 1.2, 1.9)),
+            Some(Verdict::BaselineBetter),
+        )]);
         let b = analysis_with(vec![row(
             Some((1.05, 0.9, 1.19)),
             Some(Verdict::NoSignificantDifference),
         )]);
-        let c = analysis_with(vec![row(Some((2.6, 2.3, 2.9)), Some(Verdict::RustBetter))]);
+        let c = analysis_with(vec![row(
+            Some((2.6, 2.3, 2.9)),
+            Some(Verdict::BaselineBetter),
+        )]);
         let s = check(&[&a, &b, &c]);
         assert!(!s.rows[0].verdicts_agree);
         // 1–2 overlap by nothing (1.19 < 1.2), 1–3 and 2–3 do not either.
@@ -426,7 +445,7 @@ mod tests {
             low: 0.6,
             high: 0.8,
         });
-        measured.verdict = Some(Verdict::RustBetter);
+        measured.verdict = Some(Verdict::BaselineBetter);
         let c = analysis_with(vec![measured]);
         assert!(!check(&[&a, &c]).rows[0].verdicts_agree);
     }

@@ -146,6 +146,9 @@ pub fn run(
     }
     // Opened first: `machine.cpus_available` is the affinity the harness started with.
     let mut results = out.map(ResultsFile::open).transpose()?;
+    if let Some(file) = &mut results {
+        file.add_targets(layout.root(), targets)?;
+    }
     // Before the polling threads exist, so that they inherit it.
     options.placement.pin_self()?;
     let records = measure_all(layout, targets, options)?;
@@ -223,7 +226,7 @@ struct Series {
 impl Series {
     /// Checks the binary and evicts it from the page cache for the cold run 1.
     fn new(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Self> {
-        let binary = layout.binary(target);
+        let binary = layout.binary(target)?;
         if !binary.is_file() {
             bail!(
                 "{target}: {} does not exist; build it first with `harness build --target {target}`",
@@ -287,6 +290,7 @@ fn start_and_stop(target: Target, binary: &Path, options: &Options) -> anyhow::R
         .arg(grpc_addr.to_string())
         .args(["--log-level", "warn", "--workers"])
         .arg(options.placement.server_cpus.len().to_string())
+        .args(&target.spec().flags)
         .envs(options.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::scenario::{self, File, Model, Overrides, Scenario, ScenarioError};
-use crate::target::Target;
+use crate::target::{Registry, Target};
 
 /// A validated suite, with its scenarios loaded and their overrides applied.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct Suite {
     pub description: String,
     /// In the order of the first repetition; later repetitions alternate it.
     pub targets: Vec<Target>,
+    /// What every ratio is taken against: each other target / the baseline.
+    pub baseline: Target,
     /// Repetitions of a scenario that sets none of its own.
     pub repetitions: u32,
     pub idle_wait: Duration,
@@ -100,6 +102,7 @@ struct RawSuite {
     name: Spanned<String>,
     description: Option<String>,
     targets: Option<Spanned<Vec<Spanned<String>>>>,
+    baseline: Option<Spanned<String>>,
     repetitions: Option<Spanned<i64>>,
     idle_wait: Option<Spanned<String>>,
     after_wait: Option<Spanned<String>>,
@@ -185,8 +188,9 @@ struct RawCapacityEntry {
 
 // ---- checks ----------------------------------------------------------------------
 
-/// Reads and validates a suite and every scenario it names.
-pub fn load(path: &Path) -> Result<Suite, ScenarioError> {
+/// Reads and validates a suite and every scenario it names; its targets are
+/// looked up in `registry`.
+pub fn load(path: &Path, registry: &Registry) -> Result<Suite, ScenarioError> {
     let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         path: path.to_path_buf(),
         at: None,
@@ -194,10 +198,10 @@ pub fn load(path: &Path) -> Result<Suite, ScenarioError> {
     })?;
     let file = File { path, text: &src };
     let raw: RawSuite = toml::from_str(&src).map_err(|e| file.toml_err(&e))?;
-    build(&file, raw)
+    build(&file, raw, registry)
 }
 
-fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
+fn build(file: &File, raw: RawSuite, registry: &Registry) -> Result<Suite, ScenarioError> {
     let name = raw.name.get_ref().clone();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(file.err(
@@ -206,20 +210,13 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
         ));
     }
     let targets = match &raw.targets {
-        None => vec![Target::Rust, Target::Go],
+        None => registry.all().to_vec(),
         Some(list) => {
             let mut targets = Vec::new();
             for t in list.get_ref() {
-                let target = match t.get_ref().as_str() {
-                    "rust" => Target::Rust,
-                    "go" => Target::Go,
-                    other => {
-                        return Err(file.err(
-                            t.span(),
-                            format!("unknown target `{other}`: expected rust or go"),
-                        ));
-                    }
-                };
+                let target = registry
+                    .resolve_one(t.get_ref())
+                    .map_err(|why| file.err(t.span(), why))?;
                 if targets.contains(&target) {
                     return Err(file.err(t.span(), format!("target `{target}` is listed twice")));
                 }
@@ -229,6 +226,21 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
                 return Err(file.err(list.span(), "targets must name at least one target"));
             }
             targets
+        }
+    };
+    let baseline = match &raw.baseline {
+        None => targets[0],
+        Some(b) => {
+            let target = registry
+                .resolve_one(b.get_ref())
+                .map_err(|why| file.err(b.span(), why))?;
+            if !targets.contains(&target) {
+                return Err(file.err(
+                    b.span(),
+                    format!("baseline `{target}` is not one of the suite's targets"),
+                ));
+            }
+            target
         }
     };
     let repetitions = match &raw.repetitions {
@@ -287,6 +299,7 @@ fn build(file: &File, raw: RawSuite) -> Result<Suite, ScenarioError> {
         name,
         description: raw.description.unwrap_or_default(),
         targets,
+        baseline,
         repetitions,
         idle_wait,
         after_wait,
@@ -504,6 +517,14 @@ fn optional_duration(
 mod tests {
     use super::*;
 
+    pub(super) fn rust() -> Target {
+        Registry::builtin().get("rust-axum").unwrap()
+    }
+
+    pub(super) fn go() -> Target {
+        Registry::builtin().get("go-gin").unwrap()
+    }
+
     /// Writes `text` as `suite.toml` in a directory that also holds a copy of
     /// the shipped scenarios (and their bodies), and loads it.
     fn suite(text: &str) -> Result<Suite, ScenarioError> {
@@ -519,7 +540,7 @@ mod tests {
         }
         let path = dir.path().join("suite.toml");
         std::fs::write(&path, text).unwrap();
-        let result = load(&path);
+        let result = load(&path, Registry::builtin());
         // Keep paths in errors readable: only the file name matters to the assertions.
         result.map_err(|mut e| {
             e.path = PathBuf::from(e.path.file_name().unwrap());
@@ -539,7 +560,8 @@ mod tests {
     fn defaults_and_interleaved_order() {
         let s = suite(MIN).unwrap();
         assert_eq!(s.name, "s");
-        assert_eq!(s.targets, vec![Target::Rust, Target::Go]);
+        assert_eq!(s.targets, vec![rust(), go()]);
+        assert_eq!(s.baseline, rust(), "the first target by default");
         assert_eq!(s.repetitions, 3);
         assert_eq!(s.idle_wait, Duration::from_secs(1));
         assert_eq!(s.after_wait, Duration::from_secs(5));
@@ -547,9 +569,15 @@ mod tests {
         assert!(!s.images);
         assert!(s.capacity.is_none());
         assert_eq!(s.scenarios[0].name, "get-user-http1");
-        assert_eq!(s.order(1), vec![Target::Rust, Target::Go]);
-        assert_eq!(s.order(2), vec![Target::Go, Target::Rust]);
-        assert_eq!(s.order(3), vec![Target::Rust, Target::Go]);
+        assert_eq!(s.order(1), vec![rust(), go()]);
+        assert_eq!(s.order(2), vec![go(), rust()]);
+        assert_eq!(s.order(3), vec![rust(), go()]);
+        let s = suite(&format!(
+            "targets = [\"go-gin\", \"rust\"]\nbaseline = \"rust-axum\"\n{MIN}"
+        ))
+        .unwrap();
+        assert_eq!(s.targets, vec![go(), rust()]);
+        assert_eq!(s.baseline, rust());
     }
 
     #[test]
@@ -616,6 +644,11 @@ mod tests {
             "name = \"s\"\ntargets = [\"go\", \"go\"]\n",
             (2, 18),
             "listed twice",
+        );
+        fails(
+            "name = \"s\"\ntargets = [\"go\"]\nbaseline = \"rust\"\n",
+            (3, 12),
+            "baseline `rust-axum` is not one of the suite's targets",
         );
         fails("name = \"s\"\nrepetitions = 0\n", (2, 15), "at least 1");
         fails(
@@ -712,7 +745,7 @@ mod tests {
     fn the_shipped_suites_are_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/suites");
         for name in ["quick.toml", "full.toml", "smoke.toml"] {
-            let s = load(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
+            let s = load(&dir.join(name), Registry::builtin()).unwrap_or_else(|e| panic!("{e}"));
             assert!(!s.scenarios.is_empty(), "{name}");
         }
     }
@@ -750,7 +783,7 @@ mod tests {
 
             fn load(&self, text: &[u8]) -> Result<Suite, ScenarioError> {
                 std::fs::write(self.path(), text).unwrap();
-                load(&self.path())
+                load(&self.path(), Registry::builtin())
             }
         }
 
@@ -810,10 +843,10 @@ mod tests {
 
         fn suite_spec() -> impl Strategy<Value = SuiteSpec> {
             let targets = prop_oneof![
-                Just(vec![Target::Rust]),
-                Just(vec![Target::Go]),
-                Just(vec![Target::Rust, Target::Go]),
-                Just(vec![Target::Go, Target::Rust]),
+                Just(vec![rust()]),
+                Just(vec![go()]),
+                Just(vec![rust(), go()]),
+                Just(vec![go(), rust()]),
             ];
             (
                 "[a-z0-9]{1,5}(-[a-z0-9]{1,5}){0,2}",
@@ -1051,7 +1084,7 @@ mod tests {
                     };
                     let suite = result.map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
                     prop_assert_eq!(&suite.name, &spec.name);
-                    let targets = spec.targets.clone().unwrap_or(vec![Target::Rust, Target::Go]);
+                    let targets = spec.targets.clone().unwrap_or(vec![rust(), go()]);
                     prop_assert_eq!(&suite.targets, &targets);
                     prop_assert_eq!(i64::from(suite.repetitions), spec.repetitions.unwrap_or(3));
                     prop_assert_eq!(suite.idle_wait, Duration::from_millis(spec.idle_wait_ms.unwrap_or(1000)));

@@ -53,7 +53,9 @@ fn verify_rejects_an_unknown_target() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output).contains("possible values: rust, go, all"),
+        text(&output).contains(
+            "--target: unknown target `java`: expected rust-axum, go-gin, all, or a language (rust, go) for its default target"
+        ),
         "{}",
         text(&output)
     );
@@ -86,10 +88,8 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
-/// The conformance suite is the referee: a Go service whose validation errors
-/// answer 200 instead of 422 must fail verify, with diffs that name the call.
-#[test]
-fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
+/// target/release/rust-svc, built first if it is not there yet.
+fn built_rust_svc() -> PathBuf {
     let rust_bin = root().join("target/release/rust-svc");
     if !rust_bin.is_file() {
         run_ok(
@@ -98,6 +98,14 @@ fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
                 .current_dir(root()),
         );
     }
+    rust_bin
+}
+
+/// The conformance suite is the referee: a Go service whose validation errors
+/// answer 200 instead of 422 must fail verify, with diffs that name the call.
+#[test]
+fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
+    let rust_bin = built_rust_svc();
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("go-svc");
     copy_tree(&root().join("go-svc"), &src);
@@ -140,21 +148,21 @@ fn verify_fails_with_a_diff_when_a_go_handler_is_broken() {
         .unwrap();
     let text = text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("rust: golden cases: "), "{text}");
+    assert!(text.contains("rust-axum: golden cases: "), "{text}");
     // Only the golden cases: this test is about the Go break, and the hostile
     // and lifecycle groups judge the Rust service on their own.
     assert!(
-        !text.contains("rust: FAIL golden"),
+        !text.contains("rust-axum: FAIL golden"),
         "the Rust service must still pass its golden cases:\n{text}"
     );
-    assert!(text.contains("go: FAIL golden"), "{text}");
+    assert!(text.contains("go-gin: FAIL golden"), "{text}");
     assert!(
         text.contains("POST /v1/orders (HTTP/1.1)"),
         "the diff must name the call:\n{text}"
     );
     assert!(text.contains("$.status: 422 != 200"), "{text}");
     assert!(text.contains("DIFF differential #"), "{text}");
-    assert!(text.contains("verify rust, go: FAILED"), "{text}");
+    assert!(text.contains("verify rust-axum, go-gin: FAILED"), "{text}");
     assert!(
         text.contains("conformance: ") && !text.contains(", 0 failed"),
         "{text}"
@@ -407,7 +415,7 @@ fn startup_warns_about_shared_cpus_and_writes_every_sample() {
     let results = read_results(out.path());
     assert_eq!(results["complete"], true);
     let entry = &results["startup"][0];
-    assert_eq!(entry["target"], "go");
+    assert_eq!(entry["target"], "go-gin");
     assert_eq!(entry["server_cpus"], serde_json::json!([0]));
     for stat in ["ready_ms", "http_ready_ms", "grpc_ready_ms", "exit_ms"] {
         assert_eq!(
@@ -528,3 +536,6 @@ mod reliability;
 
 #[path = "cli/retries.rs"]
 mod retries;
+
+#[path = "cli/targets.rs"]
+mod targets;

@@ -50,8 +50,14 @@ pub struct Args {
 }
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
-    let suite = crate::suite::load(&args.suite).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let layout = args.binaries.apply(cx.layout()?);
+    let layout = args.binaries.apply(cx.layout()?)?;
+    let suite =
+        crate::suite::load(&args.suite, layout.registry()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let capacity = suite.capacity.iter().flat_map(|c| &c.scenarios);
+    super::check_protocols(
+        &suite.targets,
+        suite.scenarios.iter().chain(capacity.map(|c| &c.scenario)),
+    )?;
     let out = args
         .out
         .unwrap_or_else(|| layout.root().join("reports").join(super::run_id()));

@@ -4,10 +4,11 @@ use std::process::ExitCode;
 
 use super::{Context, TargetArg};
 
-/// Build the services in release mode (cargo build --release, go build -trimpath).
+/// Build the targets in release mode, as targets.toml says (cargo build
+/// --release, go build -trimpath).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = TargetArg::All)]
+    #[command(flatten)]
     target: TargetArg,
     /// Also build the static binaries that `images` puts into FROM scratch images.
     #[arg(long = "static")]
@@ -16,10 +17,10 @@ pub struct Args {
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
     let layout = cx.layout()?;
-    for t in args.target.targets() {
+    for t in args.target.targets(&layout)? {
         layout.build(t)?;
         if args.with_static {
-            crate::images::build_static(&layout, t)?;
+            layout.build_static(t)?;
         }
     }
     Ok(ExitCode::SUCCESS)

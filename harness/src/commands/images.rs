@@ -19,7 +19,7 @@ use super::{Context, TargetArg};
 /// whose build fails exits 1.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = TargetArg::All)]
+    #[command(flatten)]
     target: TargetArg,
     /// Container builder: auto is podman if it is on PATH and `podman info`
     /// answers, else docker likewise.
@@ -35,9 +35,10 @@ pub struct Args {
 }
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
+    let layout = cx.layout()?;
     let passed = crate::images::run(
-        &cx.layout()?,
-        &args.target.targets(),
+        &layout,
+        &args.target.targets(&layout)?,
         args.builder,
         !args.no_build,
         args.out.as_deref(),

@@ -9,7 +9,7 @@ use super::{Context, CpuArgs, TargetArg};
 /// targets, with the service and the generators on disjoint CPUs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = TargetArg::All)]
+    #[command(flatten)]
     target: TargetArg,
     #[command(flatten)]
     cpus: CpuArgs,
@@ -32,8 +32,9 @@ pub struct Args {
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
     let placement = args.cpus.resolve()?;
+    let layout = cx.layout()?;
     let options = crate::loadgen_bench::Options {
-        targets: args.target.targets(),
+        targets: args.target.targets(&layout)?,
         server_cpus: placement.server_cpus,
         loadgen_cpus: placement.loadgen_cpus,
         rounds: args.rounds.max(1),
@@ -42,6 +43,6 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
         memory_seconds: args.memory_seconds,
         wrk: args.wrk,
     };
-    let passed = super::runtime()?.block_on(crate::loadgen_bench::run(&cx.layout()?, &options))?;
+    let passed = super::runtime()?.block_on(crate::loadgen_bench::run(&layout, &options))?;
     Ok(super::exit_code(passed))
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::ValueEnum;
 
 use crate::placement::Placement;
 use crate::scenario::{self, Scenario};
@@ -22,6 +21,7 @@ pub mod report;
 pub mod run;
 pub mod stability;
 pub mod startup;
+pub mod targets;
 pub mod validate;
 pub mod verify;
 
@@ -30,6 +30,8 @@ pub mod verify;
 pub struct Context {
     /// `--root`, or none to look for the repository from the current directory.
     pub root: Option<PathBuf>,
+    /// `--targets`, or none for the repository's `targets.toml`.
+    pub targets: Option<PathBuf>,
 }
 
 impl Context {
@@ -42,7 +44,7 @@ impl Context {
                 &std::env::current_dir().context("reading the current directory")?,
             )?,
         };
-        Ok(Layout::new(root))
+        Layout::open(root, self.targets.as_deref())
     }
 }
 
@@ -95,43 +97,109 @@ pub fn load_scenarios(paths: &[PathBuf]) -> anyhow::Result<Vec<Scenario>> {
     Ok(scenarios)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TargetArg {
-    Rust,
-    Go,
-    All,
+/// An argument the command line accepted but the command cannot use (an
+/// unknown target name): `main` exits 2 for it, as for clap's own errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// `--target`: a registered name (`harness targets` lists them), `all`, or a
+/// language for its default target (`rust`, `go`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArg {
+    /// Which targets: a name from targets.toml, `all`, or a language (`rust`,
+    /// `go`) for its default target. Repeat it for several.
+    #[arg(long = "target", value_name = "NAME", default_value = "all")]
+    words: Vec<String>,
 }
 
 impl TargetArg {
-    pub fn targets(self) -> Vec<Target> {
-        match self {
-            TargetArg::Rust => vec![Target::Rust],
-            TargetArg::Go => vec![Target::Go],
-            TargetArg::All => vec![Target::Rust, Target::Go],
+    /// The targets named, in registry order, each once.
+    pub fn targets(&self, layout: &Layout) -> anyhow::Result<Vec<Target>> {
+        resolve_targets(layout, &self.words)
+    }
+}
+
+/// `words` (names, languages, `all`) as targets, in registry order, each once.
+pub fn resolve_targets(layout: &Layout, words: &[String]) -> anyhow::Result<Vec<Target>> {
+    let registry = layout.registry();
+    let mut wanted = Vec::new();
+    for word in words {
+        let found = registry.resolve(word).map_err(|why| {
+            UsageError(format!("--target: {why} ({})", registry.path().display()))
+        })?;
+        wanted.extend(found);
+    }
+    Ok(registry
+        .all()
+        .iter()
+        .copied()
+        .filter(|t| wanted.contains(t))
+        .collect())
+}
+
+/// Refuses a scenario whose protocol a target does not serve (its
+/// `protocols` in the registry), naming both.
+pub fn check_protocols<'a>(
+    targets: &[Target],
+    scenarios: impl IntoIterator<Item = &'a Scenario> + Clone,
+) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for t in targets {
+        for s in scenarios
+            .clone()
+            .into_iter()
+            .filter(|s| !t.serves(s.protocol))
+        {
+            problems.push(format!(
+                "{}: scenario `{}` speaks {}, which target {t} does not serve (its `protocols` in targets.toml)",
+                s.path.display(),
+                s.name,
+                s.protocol.name()
+            ));
         }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", problems.join("\n"))
     }
 }
 
 /// Binaries to use in place of the ones `harness build` makes.
 #[derive(Debug, clap::Args)]
 pub struct BinaryArgs {
-    /// Use this rust-svc binary instead of target/release/rust-svc.
+    /// Use this binary for a target: NAME=PATH, NAME a registered name or a
+    /// language (its default target). Repeat it for several.
+    #[arg(long = "bin", value_name = "NAME=PATH")]
+    bins: Vec<String>,
+    /// Use this binary for the default Rust target (as --bin rust=PATH).
     #[arg(long)]
     rust_bin: Option<PathBuf>,
-    /// Use this go-svc binary instead of target/go-svc/go-svc.
+    /// Use this binary for the default Go target (as --bin go=PATH).
     #[arg(long)]
     go_bin: Option<PathBuf>,
 }
 
 impl BinaryArgs {
-    pub fn apply(self, mut layout: Layout) -> Layout {
-        if let Some(bin) = self.rust_bin {
-            layout.set_binary(Target::Rust, bin);
+    pub fn apply(self, mut layout: Layout) -> anyhow::Result<Layout> {
+        let mut pairs = Vec::new();
+        for bin in &self.bins {
+            let (name, path) = bin
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("--bin {bin}: expected NAME=PATH")))?;
+            pairs.push((name.to_owned(), PathBuf::from(path)));
         }
-        if let Some(bin) = self.go_bin {
-            layout.set_binary(Target::Go, bin);
+        pairs.extend(self.rust_bin.map(|p| ("rust".to_owned(), p)));
+        pairs.extend(self.go_bin.map(|p| ("go".to_owned(), p)));
+        for (name, path) in pairs {
+            let target = layout
+                .registry()
+                .resolve_one(&name)
+                .map_err(|why| UsageError(format!("--bin {name}=…: {why}")))?;
+            layout.set_binary(target, path);
         }
-        layout
+        Ok(layout)
     }
 }
 

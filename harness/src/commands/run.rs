@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::{BinaryArgs, Context, CpuArgs, TargetArg};
+use super::{BinaryArgs, Context, CpuArgs};
 use crate::placement::Placement;
 use crate::report::terminal;
 use crate::runner::{self, Endpoint, Outcome, RunOptions};
@@ -26,9 +26,11 @@ pub struct Args {
     /// Scenario files, or directories whose *.toml files are all run.
     #[arg(required = true, value_name = "SCENARIO")]
     scenarios: Vec<PathBuf>,
-    /// Start this service on free loopback ports (all: rust, then go).
-    #[arg(long, value_enum)]
-    target: Option<TargetArg>,
+    /// Start this target on free loopback ports: a name from targets.toml,
+    /// `all` (each in registry order), or a language (`rust`, `go`) for its
+    /// default target. Repeat it for several.
+    #[arg(long, value_name = "NAME")]
+    target: Vec<String>,
     /// Load a service that is already running: http://HOST:PORT of the
     /// scenario's protocol (the REST port for http1/http2, the gRPC port for grpc).
     /// HOST must resolve to loopback addresses only, unless --allow-remote.
@@ -118,9 +120,14 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
             .map_err(|err| anyhow::anyhow!("{}: {err}", s.path.display()))?;
     }
     let url_mode = args.url.is_some();
-    let endpoint = match (args.target, args.url) {
-        (Some(target), _) => Endpoint::Targets(args.binaries.apply(cx.layout()?), target.targets()),
-        (None, Some(url)) => match runner::parse_url(&url, args.allow_remote) {
+    let endpoint = match (args.target.is_empty(), args.url) {
+        (false, _) => {
+            let layout = args.binaries.apply(cx.layout()?)?;
+            let targets = super::resolve_targets(&layout, &args.target)?;
+            super::check_protocols(&targets, &scenarios)?;
+            Endpoint::Targets(layout, targets)
+        }
+        (true, Some(url)) => match runner::parse_url(&url, args.allow_remote) {
             Ok(addr) => Endpoint::Url(addr),
             Err(err) if err.is::<runner::NotLoopback>() => {
                 eprintln!("error: {err}");
@@ -128,7 +135,7 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
             }
             Err(err) => return Err(err),
         },
-        (None, None) => anyhow::bail!("give --target or --url"),
+        (true, None) => anyhow::bail!("give --target or --url"),
     };
     // With --url the service is not ours to place: the harness stays
     // where it is unless --loadgen-cpus says otherwise.

@@ -13,7 +13,7 @@ use super::{BinaryArgs, Context, CpuArgs, TargetArg};
 /// cache first. The services are built first unless --no-build.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = TargetArg::All)]
+    #[command(flatten)]
     target: TargetArg,
     /// Fresh processes per target.
     #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
-    let layout = args.binaries.apply(cx.layout()?);
+    let layout = args.binaries.apply(cx.layout()?)?;
     let options = crate::startup::Options {
         runs: args.runs as usize,
         poll_interval: args.poll_interval,
@@ -44,7 +44,7 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
     // Builds, then pins the harness before any thread exists.
     crate::startup::run(
         &layout,
-        &args.target.targets(),
+        &args.target.targets(&layout)?,
         &options,
         !args.no_build,
         args.out.as_deref(),

@@ -17,7 +17,7 @@ use crate::conformance;
 /// with --drain-delay 1s and checks the drain order on SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = TargetArg::All)]
+    #[command(flatten)]
     target: TargetArg,
     /// Number of seeded random requests in the differential run (all only).
     #[arg(long, default_value_t = 600)]
@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
-    let layout = args.binaries.apply(cx.layout()?);
+    let layout = args.binaries.apply(cx.layout()?)?;
     let options = conformance::Options {
         differential_requests: args.requests,
         seed: args.seed,
@@ -46,7 +46,7 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
     };
     let passed = super::runtime()?.block_on(conformance::verify(
         &layout,
-        &args.target.targets(),
+        &args.target.targets(&layout)?,
         &options,
     ))?;
     Ok(super::exit_code(passed))

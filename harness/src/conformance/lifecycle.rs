@@ -619,15 +619,17 @@ mod tests {
     #[ignore = "starts the built services, for minutes"]
     async fn requests_in_flight_are_answered_every_time() {
         let root = Layout::find_root(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let mut layout = Layout::new(root);
-        for (target, var) in [(Target::Rust, "LAB_RUST_BIN"), (Target::Go, "LAB_GO_BIN")] {
+        let mut layout = Layout::open(root, None).unwrap();
+        let targets = layout.registry().all().to_vec();
+        for (language, var) in [("rust", "LAB_RUST_BIN"), ("go", "LAB_GO_BIN")] {
             if let Some(bin) = std::env::var_os(var) {
+                let target = layout.registry().resolve_one(language).unwrap();
                 layout.set_binary(target, bin.into());
             }
         }
         let runs: usize = std::env::var("LAB_RUNS").map_or(20, |v| v.parse().unwrap());
         let mut failed = Vec::new();
-        for target in [Target::Rust, Target::Go] {
+        for target in targets {
             let mut passes = 0;
             for run in 1..=runs {
                 let service = layout.start(target, Duration::from_secs(20)).await.unwrap();

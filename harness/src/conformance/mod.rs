@@ -98,19 +98,24 @@ pub async fn verify(
         );
         tally.add(cases.len(), failures);
     }
-    if let [a, b] = peers.as_slice() {
-        let differences = run_differential(a, b, options).await;
-        println!(
-            "differential: {} seeded requests (seed {}) to each of {} and {}: {} differences",
-            options.differential_requests,
-            options.seed,
-            a.service.target,
-            b.service.target,
-            differences
-        );
-        tally.add(options.differential_requests, differences);
+    // Every other target against the first: equal to it is equal to each other.
+    if let [a, rest @ ..] = peers.as_slice()
+        && !rest.is_empty()
+    {
+        for b in rest {
+            let differences = run_differential(a, b, options).await;
+            println!(
+                "differential: {} seeded requests (seed {}) to each of {} and {}: {} differences",
+                options.differential_requests,
+                options.seed,
+                a.service.target,
+                b.service.target,
+                differences
+            );
+            tally.add(options.differential_requests, differences);
+        }
     } else {
-        println!("differential: skipped (it compares two targets; use --target all)");
+        println!("differential: skipped (it compares two or more targets; use --target all)");
     }
     for peer in &peers {
         let subject = hostile::Subject {

@@ -24,6 +24,9 @@ pub struct ResultsIn {
     pub suite: Option<SuiteIn>,
     #[serde(default)]
     pub environment: Option<EnvironmentIn>,
+    /// Empty in files written before targets had names (`rust`, `go`).
+    #[serde(default)]
+    pub targets: Vec<TargetIn>,
     #[serde(default)]
     pub runs: Vec<RunIn>,
     #[serde(default)]
@@ -36,6 +39,14 @@ pub struct ResultsIn {
     pub startup: Vec<StartupIn>,
     #[serde(default)]
     pub artifacts: Vec<ArtifactIn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetIn {
+    pub name: String,
+    pub language: String,
+    pub framework: String,
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +64,12 @@ pub struct SuiteIn {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Empty in files written before suites named their targets' order.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// None in files written before suites had a baseline: the first target.
+    #[serde(default)]
+    pub baseline: Option<String>,
     pub repetitions: u32,
     /// Scenarios that ran another number of repetitions than the suite's.
     #[serde(default)]
@@ -305,8 +322,105 @@ pub fn read(path: &std::path::Path) -> anyhow::Result<ResultsIn> {
         .map_err(|err| anyhow::anyhow!("{}: cannot read it: {err}", path.display()))?;
     crate::results::parse(path, &bytes)?;
     // Parsed again as the reports' types, for the position of a wrong field.
-    serde_json::from_slice(&bytes).map_err(|err| crate::results::json_error(path, &err))
+    let mut results: ResultsIn =
+        serde_json::from_slice(&bytes).map_err(|err| crate::results::json_error(path, &err))?;
+    results.name_legacy_targets();
+    Ok(results)
 }
+
+impl ResultsIn {
+    /// A file written before targets had names calls them `rust` and `go`:
+    /// they are read as the default targets of those languages, as the
+    /// repository's registry names them (`rust-axum`, `go-gin`).
+    pub fn name_legacy_targets(&mut self) {
+        if !self.targets.is_empty() {
+            return;
+        }
+        let registry = crate::target::Registry::builtin();
+        let rename = |name: &mut String| {
+            if let Some(t) = registry.of_results(name) {
+                *name = t.name().to_owned();
+            }
+        };
+        self.runs.iter_mut().for_each(|r| rename(&mut r.target));
+        self.capacity.iter_mut().for_each(|c| rename(&mut c.target));
+        self.failures.iter_mut().for_each(|f| rename(&mut f.target));
+        self.drains.iter_mut().for_each(|d| rename(&mut d.target));
+        self.startup.iter_mut().for_each(|s| rename(&mut s.target));
+        self.artifacts
+            .iter_mut()
+            .for_each(|a| rename(&mut a.target));
+        if let Some(suite) = &mut self.suite {
+            suite.targets.iter_mut().for_each(rename);
+            if let Some(b) = &mut suite.baseline {
+                rename(b);
+            }
+        }
+    }
+
+    /// The targets in order: the suite's, else as recorded, else as first met.
+    pub fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.suite {
+            Some(s) if !s.targets.is_empty() => s.targets.clone(),
+            _ => self.targets.iter().map(|t| t.name.clone()).collect(),
+        };
+        let met = (self.runs.iter().map(|r| &r.target))
+            .chain(self.capacity.iter().map(|c| &c.target))
+            .chain(self.startup.iter().map(|s| &s.target))
+            .chain(self.artifacts.iter().map(|a| &a.target))
+            .chain(self.drains.iter().map(|d| &d.target));
+        for name in met {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// The comparisons a report makes: each target against the baseline
+    /// (the suite's, else the first target). A single target is compared
+    /// with nothing, and every ratio says so.
+    pub fn pairs(&self) -> Vec<Pair> {
+        let names = self.target_names();
+        let base = self
+            .suite
+            .as_ref()
+            .and_then(|s| s.baseline.clone())
+            .or_else(|| names.first().cloned())
+            .unwrap_or_else(|| NO_TARGET.to_owned());
+        let pairs: Vec<Pair> = names
+            .iter()
+            .filter(|n| **n != base)
+            .map(|other| Pair {
+                base: base.clone(),
+                other: other.clone(),
+            })
+            .collect();
+        if pairs.is_empty() {
+            return vec![Pair {
+                base,
+                other: NO_TARGET.to_owned(),
+            }];
+        }
+        pairs
+    }
+
+    /// Only what `pair`'s two targets ran.
+    fn of_pair(&self, pair: &Pair) -> Self {
+        let keep = |t: &String| *t == pair.base || *t == pair.other;
+        let mut results = self.clone();
+        results.runs.retain(|r| keep(&r.target));
+        results.capacity.retain(|c| keep(&c.target));
+        results.failures.retain(|f| keep(&f.target));
+        results.drains.retain(|d| keep(&d.target));
+        results.startup.retain(|s| keep(&s.target));
+        results.artifacts.retain(|a| keep(&a.target));
+        results
+    }
+}
+
+/// The other side of a pair when a run measured only one target.
+pub const NO_TARGET: &str = "(no other target)";
 
 // ---- output: what the reports show ----------------------------------------------
 
@@ -373,10 +487,31 @@ pub const METRICS: &[Metric] = &[
     },
 ];
 
-pub const RUST: &str = "rust";
-pub const GO: &str = "go";
+/// The two targets a comparison is between: every ratio is `other / base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The baseline (the suite's `baseline`).
+    pub base: String,
+    pub other: String,
+}
 
-/// A metric compared between the two targets.
+impl Pair {
+    /// `other / base`, as table headings write the ratio.
+    pub fn ratio_label(&self) -> String {
+        format!("{} / {}", self.other, self.base)
+    }
+
+    /// What a verdict says, with the winner's name.
+    pub fn verdict_text(&self, verdict: Verdict) -> String {
+        match verdict {
+            Verdict::BaselineBetter => format!("{} better", self.base),
+            Verdict::OtherBetter => format!("{} better", self.other),
+            Verdict::NoSignificantDifference => "no significant difference".to_owned(),
+        }
+    }
+}
+
+/// A metric compared between the two targets of a [`Pair`].
 #[derive(Debug, Clone)]
 pub struct Comparison {
     pub metric: String,
@@ -384,42 +519,43 @@ pub struct Comparison {
     pub better: Better,
     /// Geometric means over repetitions (or the headline's aggregate); None
     /// when not measured.
-    pub rust: Option<f64>,
-    pub go: Option<f64>,
-    /// Go / Rust of those, with a 95% interval (Welch's t on the logs); zero
+    pub base: Option<f64>,
+    pub other: Option<f64>,
+    /// other / base of those, with a 95% interval (Welch's t on the logs); zero
     /// width for figures measured once, or too few to have an interval.
     pub ratio: Option<Interval>,
     pub verdict: Option<Verdict>,
     /// Coefficients of variation across repetitions.
-    pub rust_cv: Option<f64>,
-    pub go_cv: Option<f64>,
+    pub base_cv: Option<f64>,
+    pub other_cv: Option<f64>,
     pub noisy: bool,
     /// Values per target that entered the statistics.
-    pub rust_n: usize,
-    pub go_n: usize,
+    pub base_n: usize,
+    pub other_n: usize,
     /// Why a figure is missing, what it aggregates, or what was left out.
     pub note: Option<String>,
 }
 
 impl Comparison {
-    /// A metric measured once per repetition: Go / Rust with its interval and
+    /// A metric measured once per repetition: other / base with its interval and
     /// verdict. With fewer than two kept repetitions on a side there is no
     /// spread to go on, so no interval and no verdict: only the ratio, and a
     /// note that says why.
     fn of_repetitions(
+        pair: &Pair,
         metric: &str,
         unit: &'static str,
         better: Better,
-        rust: &[f64],
-        go: &[f64],
+        base: &[f64],
+        other: &[f64],
     ) -> Self {
-        let mut c = Self::described(metric, unit, better, rust, go);
-        c.ratio = stats::ratio_of_geomeans(go, rust, CONFIDENCE);
+        let mut c = Self::described(metric, unit, better, base, other);
+        c.ratio = stats::ratio_of_geomeans(other, base, CONFIDENCE);
         c.verdict = c.ratio.map(|r| stats::verdict(&r, better));
         if c.ratio.is_none() {
-            c.ratio = stats::point_ratio(go, rust);
+            c.ratio = stats::point_ratio(other, base);
             if c.ratio.is_some() {
-                let short: Vec<String> = [(RUST, rust.len()), (GO, go.len())]
+                let short: Vec<String> = [(&*pair.base, base.len()), (&*pair.other, other.len())]
                     .iter()
                     .filter(|(_, n)| *n < 2)
                     .map(|(t, n)| format!("{t} {n}"))
@@ -439,11 +575,11 @@ impl Comparison {
         metric: &str,
         unit: &'static str,
         better: Better,
-        rust: &[f64],
-        go: &[f64],
+        base: &[f64],
+        other: &[f64],
     ) -> Self {
-        let mut c = Self::described(metric, unit, better, rust, go);
-        c.ratio = stats::point_ratio(go, rust);
+        let mut c = Self::described(metric, unit, better, base, other);
+        c.ratio = stats::point_ratio(other, base);
         c.verdict = c.ratio.map(|r| stats::verdict(&r, better));
         c
     }
@@ -453,22 +589,22 @@ impl Comparison {
         metric: &str,
         unit: &'static str,
         better: Better,
-        rust: &[f64],
-        go: &[f64],
+        base: &[f64],
+        other: &[f64],
     ) -> Self {
         Self {
             metric: metric.to_owned(),
             unit,
             better,
-            rust: stats::geomean(rust),
-            go: stats::geomean(go),
+            base: stats::geomean(base),
+            other: stats::geomean(other),
             ratio: None,
             verdict: None,
-            noisy: stats::is_noisy(rust) || stats::is_noisy(go),
-            rust_cv: stats::cv(rust),
-            go_cv: stats::cv(go),
-            rust_n: rust.len(),
-            go_n: go.len(),
+            noisy: stats::is_noisy(base) || stats::is_noisy(other),
+            base_cv: stats::cv(base),
+            other_cv: stats::cv(other),
+            base_n: base.len(),
+            other_n: other.len(),
             note: None,
         }
     }
@@ -478,15 +614,15 @@ impl Comparison {
             metric: metric.to_owned(),
             unit,
             better,
-            rust: None,
-            go: None,
+            base: None,
+            other: None,
             ratio: None,
             verdict: None,
-            rust_cv: None,
-            go_cv: None,
+            base_cv: None,
+            other_cv: None,
             noisy: false,
-            rust_n: 0,
-            go_n: 0,
+            base_n: 0,
+            other_n: 0,
             note: Some(why),
         }
     }
@@ -571,7 +707,9 @@ pub struct StartupReport {
 }
 
 pub struct Analysis {
+    /// Only what the pair's two targets ran.
     pub results: ResultsIn,
+    pub pair: Pair,
     pub headlines: Vec<Comparison>,
     pub scenarios: Vec<ScenarioReport>,
     pub capacity: Vec<CapacityReport>,
@@ -606,7 +744,18 @@ pub fn exclusion(run: &RunIn) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-pub fn analyse(results: ResultsIn) -> Analysis {
+/// One analysis per comparison the results make ([`ResultsIn::pairs`]):
+/// each target against the baseline.
+pub fn analyse_all(results: &ResultsIn) -> Vec<Analysis> {
+    results
+        .pairs()
+        .into_iter()
+        .map(|pair| analyse(results.of_pair(&pair), pair))
+        .collect()
+}
+
+/// The comparison of `pair`'s two targets in `results`.
+pub fn analyse(results: ResultsIn, pair: Pair) -> Analysis {
     let mut flags = Vec::new();
     let mut retries = Vec::new();
     for r in results.runs.iter().filter(|r| r.retried.is_some()) {
@@ -661,14 +810,22 @@ pub fn analyse(results: ResultsIn) -> Analysis {
     }
     let mut scenarios = Vec::new();
     for name in &names {
-        scenarios.push(scenario_report(&results, name, &mut flags));
+        scenarios.push(scenario_report(&results, &pair, name, &mut flags));
     }
-    let capacity = capacity_reports(&results, &mut flags);
-    let startup = startup_report(&results);
-    let sizes = size_comparisons(&results);
-    let headlines = headlines(&results, &scenarios, &capacity, startup.as_ref(), &sizes);
+    let capacity = capacity_reports(&results, &pair, &mut flags);
+    let startup = startup_report(&results, &pair);
+    let sizes = size_comparisons(&results, &pair);
+    let headlines = headlines(
+        &results,
+        &pair,
+        &scenarios,
+        &capacity,
+        startup.as_ref(),
+        &sizes,
+    );
     Analysis {
         results,
+        pair,
         headlines,
         scenarios,
         capacity,
@@ -679,7 +836,12 @@ pub fn analyse(results: ResultsIn) -> Analysis {
     }
 }
 
-fn scenario_report(results: &ResultsIn, name: &str, flags: &mut Vec<Flag>) -> ScenarioReport {
+fn scenario_report(
+    results: &ResultsIn,
+    pair: &Pair,
+    name: &str,
+    flags: &mut Vec<Flag>,
+) -> ScenarioReport {
     // A retried try is superseded by the next one in its place.
     let indices: Vec<usize> = (0..results.runs.len())
         .filter(|&i| results.runs[i].scenario == name && results.runs[i].retried.is_none())
@@ -711,13 +873,20 @@ fn scenario_report(results: &ResultsIn, name: &str, flags: &mut Vec<Flag>) -> Sc
         if metric.closed_only && !closed {
             continue;
         }
-        let rust = values(RUST, metric);
-        let go = values(GO, metric);
-        let mut c = Comparison::of_repetitions(metric.name, metric.unit, metric.better, &rust, &go);
-        if rust.is_empty() || go.is_empty() {
+        let base = values(&pair.base, metric);
+        let other = values(&pair.other, metric);
+        let mut c = Comparison::of_repetitions(
+            pair,
+            metric.name,
+            metric.unit,
+            metric.better,
+            &base,
+            &other,
+        );
+        if base.is_empty() || other.is_empty() {
             c.note = Some(format!(
                 "not measured for {}",
-                [(RUST, &rust), (GO, &go)]
+                [(&*pair.base, &base), (&*pair.other, &other)]
                     .iter()
                     .filter(|(_, v)| v.is_empty())
                     .map(|(t, _)| *t)
@@ -777,7 +946,11 @@ fn scenario_report(results: &ResultsIn, name: &str, flags: &mut Vec<Flag>) -> Sc
     }
 }
 
-fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityReport> {
+fn capacity_reports(
+    results: &ResultsIn,
+    pair: &Pair,
+    flags: &mut Vec<Flag>,
+) -> Vec<CapacityReport> {
     let mut names: Vec<&str> = Vec::new();
     for c in &results.capacity {
         if !names.contains(&c.scenario.as_str()) {
@@ -790,7 +963,7 @@ fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityR
         let mut limited_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
         // Per target: every sweep's index, and the capacities that count.
         let mut indices: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut kept: BTreeMap<String, Vec<f64>> = [RUST, GO]
+        let mut kept: BTreeMap<String, Vec<f64>> = [&*pair.base, &*pair.other]
             .iter()
             .map(|t| (t.to_string(), Vec::new()))
             .collect();
@@ -828,11 +1001,12 @@ fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityR
         }
         let Some(first) = first else { continue };
         let mut comparison = Comparison::of_repetitions(
+            pair,
             "capacity at SLO",
             "req/s",
             Better::Higher,
-            &kept[RUST],
-            &kept[GO],
+            &kept[&*pair.base],
+            &kept[&*pair.other],
         );
         let at_max = limited_by.values().flatten().all(|l| l == "max rate");
         if at_max {
@@ -855,10 +1029,12 @@ fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityR
             };
             comparison.note = Some(format!(
                 "unavailable: the generator fell behind before the service broke its SLO \
-                 (lower bounds: {RUST} ≥ {}, {GO} ≥ {}); give the harness more CPUs \
+                 (lower bounds: {} ≥ {}, {} ≥ {}); give the harness more CPUs \
                  (--loadgen-cpus)",
-                bound(RUST),
-                bound(GO)
+                pair.base,
+                bound(&pair.base),
+                pair.other,
+                bound(&pair.other)
             ));
         }
         // The chart draws each target's median sweep, usable or not: its stages
@@ -893,10 +1069,10 @@ fn capacity_reports(results: &ResultsIn, flags: &mut Vec<Flag>) -> Vec<CapacityR
 const STARTUP_NOTE: &str = "geometric mean of the warm runs (run 1, cold, is shown apart); \
                             the interval sees the spread within this one block of runs";
 
-fn startup_report(results: &ResultsIn) -> Option<StartupReport> {
+fn startup_report(results: &ResultsIn, pair: &Pair) -> Option<StartupReport> {
     let find = |t: &str| results.startup.iter().rev().find(|s| s.target == t);
-    let (rust, go) = (find(RUST), find(GO));
-    if rust.is_none() && go.is_none() {
+    let (base, other) = (find(&pair.base), find(&pair.other));
+    if base.is_none() && other.is_none() {
         return None;
     }
     // Warm runs only: run 1 starts with the binary evicted from the page cache.
@@ -905,22 +1081,24 @@ fn startup_report(results: &ResultsIn) -> Option<StartupReport> {
             .unwrap_or_default()
     };
     let mut ready = Comparison::of_repetitions(
+        pair,
         "startup (spawn to ready)",
         "ms",
         Better::Lower,
-        &warm(rust, |s| &s.ready_ms),
-        &warm(go, |s| &s.ready_ms),
+        &warm(base, |s| &s.ready_ms),
+        &warm(other, |s| &s.ready_ms),
     );
     ready.note = Some(match ready.note.take() {
         Some(note) => format!("{STARTUP_NOTE}; {note}"),
         None => STARTUP_NOTE.to_owned(),
     });
     let exit = Comparison::of_repetitions(
+        pair,
         "stop (SIGTERM to exit)",
         "ms",
         Better::Lower,
-        &warm(rust, |s| &s.exit_ms),
-        &warm(go, |s| &s.exit_ms),
+        &warm(base, |s| &s.exit_ms),
+        &warm(other, |s| &s.exit_ms),
     );
     let mut report = StartupReport {
         ready,
@@ -931,7 +1109,7 @@ fn startup_report(results: &ResultsIn) -> Option<StartupReport> {
         cache: BTreeMap::new(),
         samples: BTreeMap::new(),
     };
-    for s in [rust, go].into_iter().flatten() {
+    for s in [base, other].into_iter().flatten() {
         if let Some(&cold) = s.ready_ms.samples.first() {
             report.cold_ms.insert(s.target.clone(), cold);
         }
@@ -946,10 +1124,10 @@ fn startup_report(results: &ResultsIn) -> Option<StartupReport> {
 }
 
 /// Sizes are measured once (they are deterministic): the interval is the ratio itself.
-fn size_comparisons(results: &ResultsIn) -> Vec<Comparison> {
+fn size_comparisons(results: &ResultsIn, pair: &Pair) -> Vec<Comparison> {
     let find = |t: &str| results.artifacts.iter().rev().find(|a| a.target == t);
-    let (rust, go) = (find(RUST), find(GO));
-    if rust.is_none() && go.is_none() {
+    let (base, other) = (find(&pair.base), find(&pair.other));
+    if base.is_none() && other.is_none() {
         return Vec::new();
     }
     type Size = fn(&ArtifactIn) -> Option<u64>;
@@ -969,9 +1147,10 @@ fn size_comparisons(results: &ResultsIn) -> Vec<Comparison> {
                     .into_iter()
                     .collect()
             };
-            let mut c = Comparison::measured_once(name, "MiB", Better::Lower, &mib(rust), &mib(go));
+            let mut c =
+                Comparison::measured_once(name, "MiB", Better::Lower, &mib(base), &mib(other));
             if c.ratio.is_none() {
-                let notes: Vec<String> = [rust, go]
+                let notes: Vec<String> = [base, other]
                     .into_iter()
                     .flatten()
                     .filter_map(|a| a.image_note.as_ref().map(|n| format!("{}: {n}", a.target)))
@@ -989,6 +1168,7 @@ fn size_comparisons(results: &ResultsIn) -> Vec<Comparison> {
 
 /// One geometric-mean row over scenarios for `metric`.
 fn aggregate(
+    pair: &Pair,
     title: &str,
     metric: &str,
     scenarios: &[&ScenarioReport],
@@ -999,27 +1179,27 @@ fn aggregate(
         .find(|m| m.name == metric)
         .expect("a known metric");
     let mut groups = Vec::new();
-    let (mut rust_means, mut go_means) = (Vec::new(), Vec::new());
+    let (mut base_means, mut other_means) = (Vec::new(), Vec::new());
     let mut noisy = 0;
     let mut short = 0;
     let mut included = Vec::new();
     for s in scenarios {
         let values = |t: &str| kept_values(&results.runs, &s.kept, t, m);
-        let (rust, go) = (values(RUST), values(GO));
+        let (base, other) = (values(&pair.base), values(&pair.other));
         // As for one scenario: a side with fewer than two kept repetitions has
         // no spread to go on.
-        if rust.len() < 2 || go.len() < 2 {
-            if !rust.is_empty() || !go.is_empty() {
+        if base.len() < 2 || other.len() < 2 {
+            if !base.is_empty() || !other.is_empty() {
                 short += 1;
             }
             continue;
         }
-        if stats::is_noisy(&rust) || stats::is_noisy(&go) {
+        if stats::is_noisy(&base) || stats::is_noisy(&other) {
             noisy += 1;
         }
-        rust_means.extend(stats::geomean(&rust));
-        go_means.extend(stats::geomean(&go));
-        groups.push((go, rust));
+        base_means.extend(stats::geomean(&base));
+        other_means.extend(stats::geomean(&other));
+        groups.push((other, base));
         included.push(s.name.as_str());
     }
     if groups.is_empty() {
@@ -1046,15 +1226,15 @@ fn aggregate(
         metric: title.to_owned(),
         unit: m.unit,
         better: m.better,
-        rust: stats::geomean(&rust_means),
-        go: stats::geomean(&go_means),
+        base: stats::geomean(&base_means),
+        other: stats::geomean(&other_means),
         verdict: ratio.map(|r| stats::verdict(&r, m.better)),
         ratio,
-        rust_cv: None,
-        go_cv: None,
+        base_cv: None,
+        other_cv: None,
         noisy: noisy > 0,
-        rust_n: n,
-        go_n: n,
+        base_n: n,
+        other_n: n,
         note: Some(if noisy > 0 {
             format!("{what}; noisy (CV > 10%) in {noisy} of them")
         } else {
@@ -1065,6 +1245,7 @@ fn aggregate(
 
 fn headlines(
     results: &ResultsIn,
+    pair: &Pair,
     scenarios: &[ScenarioReport],
     capacity: &[CapacityReport],
     startup: Option<&StartupReport>,
@@ -1074,8 +1255,14 @@ fn headlines(
     let closed: Vec<&ScenarioReport> = scenarios.iter().filter(|s| s.model == "closed").collect();
     let all: Vec<&ScenarioReport> = scenarios.iter().collect();
     let mut rows = vec![
-        aggregate("p99 latency", "p99 latency", &open, results),
-        aggregate("throughput (closed loop)", "throughput", &closed, results),
+        aggregate(pair, "p99 latency", "p99 latency", &open, results),
+        aggregate(
+            pair,
+            "throughput (closed loop)",
+            "throughput",
+            &closed,
+            results,
+        ),
     ];
     rows.push(match capacity {
         [] => Comparison::unavailable(
@@ -1101,7 +1288,7 @@ fn headlines(
                 .iter()
                 .map(|c| {
                     let v = |t: &str| -> Vec<f64> { c.kept.get(t).cloned().unwrap_or_default() };
-                    (v(GO), v(RUST))
+                    (v(&pair.other), v(&pair.base))
                 })
                 .collect();
             match stats::geomean_ratio(&groups, CONFIDENCE) {
@@ -1124,10 +1311,10 @@ fn headlines(
                     let med = |t: &str| -> Vec<f64> {
                         both.iter()
                             .filter_map(|c| {
-                                if t == RUST {
-                                    c.comparison.rust
+                                if t == &*pair.base {
+                                    c.comparison.base
                                 } else {
-                                    c.comparison.go
+                                    c.comparison.other
                                 }
                             })
                             .collect()
@@ -1137,15 +1324,15 @@ fn headlines(
                         metric: "capacity at SLO".to_owned(),
                         unit: "req/s",
                         better: Better::Higher,
-                        rust: stats::geomean(&med(RUST)),
-                        go: stats::geomean(&med(GO)),
+                        base: stats::geomean(&med(&pair.base)),
+                        other: stats::geomean(&med(&pair.other)),
                         verdict: Some(stats::verdict(&ratio, Better::Higher)),
                         ratio: Some(ratio),
-                        rust_cv: None,
-                        go_cv: None,
+                        base_cv: None,
+                        other_cv: None,
                         noisy: both.iter().any(|c| c.comparison.noisy),
-                        rust_n: both.len(),
-                        go_n: both.len(),
+                        base_n: both.len(),
+                        other_n: both.len(),
                         note: Some(if left_out == 0 {
                             format!("geometric mean of {} scenarios", both.len())
                         } else {
@@ -1162,6 +1349,7 @@ fn headlines(
         }
     });
     rows.push(aggregate(
+        pair,
         "CPU per request",
         "CPU per request",
         &all,
@@ -1188,14 +1376,20 @@ fn headlines(
         let medians = by_repetition.values().filter_map(|v| stats::median(v));
         (medians.collect(), services)
     };
-    let ((rust, rust_services), (go, go_services)) = (idle(RUST), idle(GO));
-    let mut idle_row =
-        Comparison::of_repetitions("idle memory (RSS)", "MiB", Better::Lower, &rust, &go);
+    let ((base, base_services), (other, other_services)) = (idle(&pair.base), idle(&pair.other));
+    let mut idle_row = Comparison::of_repetitions(
+        pair,
+        "idle memory (RSS)",
+        "MiB",
+        Better::Lower,
+        &base,
+        &other,
+    );
     let what = format!(
-        "each repetition's median fresh service ({rust_services} and {go_services} services \
+        "each repetition's median fresh service ({base_services} and {other_services} services \
          in {} and {} repetitions)",
-        rust.len(),
-        go.len()
+        base.len(),
+        other.len()
     );
     idle_row.note = Some(match (idle_row.ratio, idle_row.note.take()) {
         (None, _) => "unavailable: no run measured the service's memory".to_owned(),
@@ -1203,7 +1397,13 @@ fn headlines(
         (Some(_), None) => what,
     });
     rows.push(idle_row);
-    rows.push(aggregate("peak memory (RSS)", "peak RSS", &all, results));
+    rows.push(aggregate(
+        pair,
+        "peak memory (RSS)",
+        "peak RSS",
+        &all,
+        results,
+    ));
     rows.push(match startup {
         Some(s) => s.ready.clone(),
         None => Comparison::unavailable(

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use hdrhistogram::Histogram;
 
-use super::analysis::{Analysis, GO, RUST, RunIn};
-use super::format::verdict_text;
+use super::analysis::{Analysis, RunIn};
 use super::plots;
 
 /// One chart: `plots/<name>.svg`.
@@ -14,14 +13,6 @@ pub struct Chart {
     pub name: String,
     pub caption: String,
     pub svg: String,
-}
-
-fn label(target: &str) -> String {
-    match target {
-        RUST => "Rust".to_owned(),
-        GO => "Go".to_owned(),
-        other => other.to_owned(),
-    }
 }
 
 /// Decodes a run's latency histogram (V2 + deflate, base64, µs).
@@ -39,6 +30,7 @@ pub fn histogram(run: &RunIn) -> anyhow::Result<Histogram<u64>> {
 pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
     let mut charts = Vec::new();
     let runs = &a.results.runs;
+    let (base, other) = (a.pair.base.as_str(), a.pair.other.as_str());
 
     let rows: Vec<plots::RatioRow> = a
         .headlines
@@ -50,17 +42,26 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
                 estimate: r.estimate,
                 low: r.low,
                 high: r.high,
-                verdict: c.verdict.map_or("n/a", verdict_text).to_owned(),
+                verdict: c
+                    .verdict
+                    .map_or("n/a".to_owned(), |v| a.pair.verdict_text(v)),
             })
         })
         .collect();
     if !rows.is_empty() {
         charts.push(Chart {
             name: "ratios-headline".to_owned(),
-            caption: "Go / Rust of each headline metric with its 95% interval (log \
-                      scale). Left of 1: Go's figure is lower; right of 1: Go's is higher."
-                .to_owned(),
-            svg: plots::ratios("Decision table: Go / Rust", &rows)?,
+            caption: format!(
+                "{} of each headline metric with its 95% interval (log scale). Left of 1: \
+                 {other}'s figure is lower; right of 1: {other}'s is higher.",
+                a.pair.ratio_label()
+            ),
+            svg: plots::ratios(
+                &format!("Decision table: {}", a.pair.ratio_label()),
+                base,
+                other,
+                &rows,
+            )?,
         });
     }
     let p99_rows: Vec<plots::RatioRow> = a
@@ -74,17 +75,26 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
                 estimate: r.estimate,
                 low: r.low,
                 high: r.high,
-                verdict: c.verdict.map_or("n/a", verdict_text).to_owned(),
+                verdict: c
+                    .verdict
+                    .map_or("n/a".to_owned(), |v| a.pair.verdict_text(v)),
             })
         })
         .collect();
     if !p99_rows.is_empty() {
         charts.push(Chart {
             name: "ratios-p99".to_owned(),
-            caption: "p99 latency per scenario, Go / Rust with 95% intervals (log \
-                      scale; right of 1: Rust is faster)."
-                .to_owned(),
-            svg: plots::ratios("p99 latency: Go / Rust per scenario", &p99_rows)?,
+            caption: format!(
+                "p99 latency per scenario, {} with 95% intervals (log scale; right of 1: \
+                 {base} is faster).",
+                a.pair.ratio_label()
+            ),
+            svg: plots::ratios(
+                &format!("p99 latency: {} per scenario", a.pair.ratio_label()),
+                base,
+                other,
+                &p99_rows,
+            )?,
         });
     }
 
@@ -105,7 +115,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
             }
             if let Some(h) = merged {
                 series.push(plots::SpectrumSeries {
-                    label: format!("{} ({} runs)", label(target), ix.len()),
+                    label: format!("{} ({} runs)", target, ix.len()),
                     points: plots::spectrum_points(&h, 1000.0),
                 });
             }
@@ -128,7 +138,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
             .map(|(t, r)| {
                 format!(
                     "{} repetition {}",
-                    label(t),
+                    t,
                     r.repetition.map_or("-".to_owned(), |n| n.to_string())
                 )
             })
@@ -136,7 +146,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
         let timeline: Vec<plots::TimelineSeries> = representative
             .iter()
             .map(|(t, r)| plots::TimelineSeries {
-                label: label(t),
+                label: t.to_string(),
                 points: r
                     .timeline
                     .iter()
@@ -166,7 +176,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
             .filter_map(|(t, r)| {
                 let server = r.server.as_ref()?;
                 Some(plots::UsageSeries {
-                    label: label(t),
+                    label: t.to_string(),
                     points: server
                         .timeline
                         .iter()
@@ -205,7 +215,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
                     .collect();
                 stages.sort_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
                 plots::CapacitySeries {
-                    label: format!("{} (repetition {})", label(t), sweep.repetition),
+                    label: format!("{} (repetition {})", t, sweep.repetition),
                     stages,
                     capacity_rps: sweep.capacity_rps,
                 }
@@ -230,7 +240,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
             .samples
             .iter()
             .map(|(t, samples)| plots::StartupSeries {
-                label: format!("{} ({} runs, first cold)", label(t), samples.len()),
+                label: format!("{} ({} runs, first cold)", t, samples.len()),
                 samples_ms: samples.clone(),
             })
             .collect();
@@ -247,12 +257,12 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
         let categories: Vec<String> = a.sizes.iter().map(|c| c.metric.clone()).collect();
         let series = vec![
             plots::BarSeries {
-                label: "Rust".to_owned(),
-                values: a.sizes.iter().map(|c| c.rust).collect(),
+                label: base.to_owned(),
+                values: a.sizes.iter().map(|c| c.base).collect(),
             },
             plots::BarSeries {
-                label: "Go".to_owned(),
-                values: a.sizes.iter().map(|c| c.go).collect(),
+                label: other.to_owned(),
+                values: a.sizes.iter().map(|c| c.other).collect(),
             },
         ];
         charts.push(Chart {

@@ -1,14 +1,14 @@
 //! `harness compare BASE HEAD`: how each metric moved between two runs of the
 //! lab, per target and scenario, as head / base of the geometric means over
 //! repetitions with a 95% interval (the same t-interval on the logs as the
-//! reports' Go / Rust). A regression is a change whose whole interval lies on
+//! reports' other / baseline). A regression is a change whose whole interval lies on
 //! the worse side and whose estimate moved by more than the threshold. Sizes
 //! are measured once: their ratio is exact, and the threshold alone decides.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use super::analysis::{self, Analysis, GO, METRICS, RUST};
+use super::analysis::{self, Analysis, METRICS};
 use super::format::{interval_or_na, number, with_unit};
 use crate::stats::{self, Better, CONFIDENCE, Change, Interval};
 
@@ -16,7 +16,7 @@ use crate::stats::{self, Better, CONFIDENCE, Change, Interval};
 pub struct Row {
     /// The scenario, or "startup", "size", "capacity: <scenario>".
     pub scope: String,
-    pub target: &'static str,
+    pub target: String,
     pub metric: String,
     pub unit: &'static str,
     pub better: Better,
@@ -43,9 +43,9 @@ pub fn compare_files(base: &Path, head: &Path, threshold: f64) -> anyhow::Result
         (0.0..1.0).contains(&threshold),
         "--threshold is a fraction in [0, 1): 0.05 means 5%"
     );
-    let b = analysis::analyse(analysis::read(base)?);
-    let h = analysis::analyse(analysis::read(head)?);
-    let mut c = compare(&b, &h, threshold);
+    let b = analysis::analyse_all(&analysis::read(base)?);
+    let h = analysis::analyse_all(&analysis::read(head)?);
+    let mut c = compare_all(&b, &h, threshold);
     c.base = base.display().to_string();
     c.head = head.display().to_string();
     Ok(c)
@@ -54,7 +54,7 @@ pub fn compare_files(base: &Path, head: &Path, threshold: f64) -> anyhow::Result
 /// What a row compares.
 struct What<'a> {
     scope: &'a str,
-    target: &'static str,
+    target: &'a str,
     metric: &'a str,
     unit: &'static str,
     better: Better,
@@ -91,7 +91,7 @@ fn row_with(
     } = what;
     Row {
         scope: scope.to_owned(),
-        target,
+        target: target.to_owned(),
         metric: metric.to_owned(),
         unit,
         better,
@@ -103,7 +103,43 @@ fn row_with(
     }
 }
 
+/// Every comparison of head against base's with the same pair of targets;
+/// each target's rows once (the baseline is in every pair).
+pub fn compare_all(base: &[Analysis], head: &[Analysis], threshold: f64) -> Comparison {
+    let mut all = Comparison {
+        base: String::new(),
+        head: String::new(),
+        threshold,
+        rows: Vec::new(),
+        unmatched: Vec::new(),
+    };
+    for h in head {
+        let Some(b) = base.iter().find(|b| b.pair == h.pair) else {
+            all.unmatched
+                .push(format!("{} (only in head)", h.pair.ratio_label()));
+            continue;
+        };
+        let c = compare(b, h, threshold);
+        for row in c.rows {
+            let seen = all.rows.iter().any(|r| {
+                (&r.scope, &r.target, &r.metric) == (&row.scope, &row.target, &row.metric)
+            });
+            if !seen {
+                all.rows.push(row);
+            }
+        }
+        for u in c.unmatched {
+            if !all.unmatched.contains(&u) {
+                all.unmatched.push(u);
+            }
+        }
+    }
+    all
+}
+
+/// Each target of the pair, head against base.
 pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
+    let targets = [head.pair.base.as_str(), head.pair.other.as_str()];
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
     for hs in &head.scenarios {
@@ -111,7 +147,7 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
             unmatched.push(format!("{} (only in head)", hs.name));
             continue;
         };
-        for target in [RUST, GO] {
+        for target in targets {
             for metric in METRICS {
                 if metric.closed_only && hs.model != "closed" {
                     continue;
@@ -147,7 +183,7 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
         let Some(bc) = base.capacity.iter().find(|c| c.scenario == hc.scenario) else {
             continue;
         };
-        for target in [RUST, GO] {
+        for target in targets {
             let v = |c: &analysis::CapacityReport| -> Vec<f64> {
                 c.kept.get(target).cloned().unwrap_or_default()
             };
@@ -166,7 +202,7 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
         }
     }
     if let (Some(bs), Some(hs)) = (&base.startup, &head.startup) {
-        for target in [RUST, GO] {
+        for target in targets {
             let warm = |s: &analysis::StartupReport| -> Vec<f64> {
                 s.samples
                     .get(target)
@@ -191,8 +227,14 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
         let Some(bsz) = base.sizes.iter().find(|c| c.metric == hsz.metric) else {
             continue;
         };
-        for target in [RUST, GO] {
-            let pick = |c: &analysis::Comparison| if target == RUST { c.rust } else { c.go };
+        for target in targets {
+            let pick = |c: &analysis::Comparison| {
+                if target == head.pair.base {
+                    c.base
+                } else {
+                    c.other
+                }
+            };
             let (Some(b), Some(h)) = (pick(bsz), pick(hsz)) else {
                 continue;
             };
@@ -283,14 +325,14 @@ impl Comparison {
         let _ = writeln!(out, "base: {}\nhead: {}\n", self.base, self.head);
         let _ = writeln!(
             out,
-            "{:<28} {:<5} {:<18} {:>14} {:>14}  {:<26} change",
+            "{:<28} {:<9} {:<18} {:>14} {:>14}  {:<26} change",
             "scope", "target", "metric", "base", "head", "head/base [95% CI]"
         );
         for r in &self.rows {
             let [scope, target, metric, base, head, ratio, change] = r.cells();
             let _ = writeln!(
                 out,
-                "{scope:<28} {target:<5} {metric:<18} {base:>14} {head:>14}  {ratio:<26} {change}{}",
+                "{scope:<28} {target:<9} {metric:<18} {base:>14} {head:>14}  {ratio:<26} {change}{}",
                 r.noisy()
             );
         }

@@ -1,6 +1,6 @@
 //! How the reports write numbers, intervals and verdicts.
 
-use crate::stats::{Interval, Verdict};
+use crate::stats::Interval;
 
 /// Three significant digits, without exponent, grouping nothing: 0.0123,
 /// 1.23, 12.3, 1234, 56789.
@@ -43,14 +43,6 @@ pub fn ratio(v: f64) -> String {
         format!("{v:.3}")
     } else {
         "n/a".to_owned()
-    }
-}
-
-pub fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::RustBetter => "Rust better",
-        Verdict::GoBetter => "Go better",
-        Verdict::NoSignificantDifference => "no significant difference",
     }
 }
 

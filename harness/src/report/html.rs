@@ -3,11 +3,11 @@
 
 use std::fmt::Write;
 
-use super::analysis::{Analysis, Comparison, GO, RUST};
+use super::analysis::{Analysis, Comparison, Pair};
 use super::charts::Chart;
-use super::format::{cv_text, interval_or_na, number, verdict_text, with_unit};
-use super::markdown::HOW_TO_READ;
-use crate::stats::Verdict;
+use super::format::{cv_text, interval_or_na, number, with_unit};
+use super::markdown::how_to_read;
+use super::plots;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
@@ -16,7 +16,7 @@ table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
 th, td { border: 1px solid #d0d0d0; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f4f4f4; }
-.rust { background: #f8e0dc; } .go { background: #d9f3f8; } .same { background: #eeeeee; }
+.rust { background: #f8e0dc; } .go { background: #d9f3f8; } .other { background: #e8def2; } .same { background: #eeeeee; }
 .noisy { color: #8a5a00; font-weight: 600; }
 .flag { color: #b00020; font-weight: 600; }
 .red { background: #fde7ea; }
@@ -41,16 +41,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn verdict_class(v: Option<Verdict>) -> &'static str {
-    match v {
-        Some(Verdict::RustBetter) => "rust",
-        Some(Verdict::GoBetter) => "go",
-        _ => "same",
-    }
-}
-
-fn verdict_td(c: &Comparison) -> String {
-    let text = c.verdict.map_or("n/a", verdict_text);
+fn verdict_td(pair: &Pair, c: &Comparison) -> String {
+    let text = c.verdict.map_or("n/a".to_owned(), |v| pair.verdict_text(v));
     let noisy = if c.noisy {
         r#" <span class="noisy">noisy</span>"#
     } else {
@@ -58,8 +50,8 @@ fn verdict_td(c: &Comparison) -> String {
     };
     format!(
         r#"<td class="{}"><strong>{}</strong>{noisy}</td>"#,
-        verdict_class(c.verdict),
-        escape(text)
+        plots::verdict_key(&text),
+        escape(&text)
     )
 }
 
@@ -67,31 +59,33 @@ fn ratio_td(c: &Comparison) -> String {
     format!(r#"<td class="num">{}</td>"#, interval_or_na(c.ratio))
 }
 
-fn comparison_table(rows: &[Comparison], with_cv: bool) -> String {
-    let mut out = String::from(
-        "<table>\n<tr><th>metric</th><th>Rust</th><th>Go</th><th>Go / Rust [95% CI]</th><th>verdict</th>",
+fn comparison_table(pair: &Pair, rows: &[Comparison], with_cv: bool) -> String {
+    let (base, other) = (escape(&pair.base), escape(&pair.other));
+    let mut out = format!(
+        "<table>\n<tr><th>metric</th><th>{base}</th><th>{other}</th><th>{} [95% CI]</th><th>verdict</th>",
+        escape(&pair.ratio_label())
     );
-    out.push_str(if with_cv {
-        "<th>CV Rust</th><th>CV Go</th><th>note</th></tr>\n"
+    out.push_str(&if with_cv {
+        format!("<th>CV {base}</th><th>CV {other}</th><th>note</th></tr>\n")
     } else {
-        "<th>note</th></tr>\n"
+        "<th>note</th></tr>\n".to_owned()
     });
     for c in rows {
         let _ = write!(
             out,
             r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td>{}{}"#,
             escape(&c.metric),
-            with_unit(c.rust, c.unit),
-            with_unit(c.go, c.unit),
+            with_unit(c.base, c.unit),
+            with_unit(c.other, c.unit),
             ratio_td(c),
-            verdict_td(c)
+            verdict_td(pair, c)
         );
         if with_cv {
             let _ = write!(
                 out,
                 r#"<td class="num">{}</td><td class="num">{}</td>"#,
-                cv_text(c.rust_cv),
-                cv_text(c.go_cv)
+                cv_text(c.base_cv),
+                cv_text(c.other_cv)
             );
         }
         let _ = writeln!(
@@ -120,15 +114,19 @@ fn figure(chart: &Chart) -> String {
     )
 }
 
-pub fn render(a: &Analysis, charts: &[Chart]) -> String {
+/// The page of one comparison; `others` are the further comparisons of the
+/// same run (more than two targets), each in `vs-<target>/`.
+pub fn render(a: &Analysis, charts: &[Chart], others: &[String]) -> String {
     let chart = |name: &str| charts.iter().find(|c| c.name == name).map(figure);
     let mut out = String::new();
+    let pair = &a.pair;
+    let (base, other) = (pair.base.as_str(), pair.other.as_str());
     let title = a
         .results
         .suite
         .as_ref()
-        .map_or("Rust vs Go".to_owned(), |s| {
-            format!("Rust vs Go: suite {}", s.name)
+        .map_or(format!("{base} vs {other}"), |s| {
+            format!("{base} vs {other}: suite {}", s.name)
         });
     let _ = writeln!(
         out,
@@ -159,12 +157,31 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
         );
     }
     let _ = writeln!(out, "<h2 id=\"decision\">Decision table</h2>");
-    out.push_str(&comparison_table(&a.headlines, false));
+    out.push_str(&comparison_table(pair, &a.headlines, false));
     let _ = writeln!(
         out,
         "<p class=\"note\">{}</p>",
-        markdown_to_html(HOW_TO_READ)
+        markdown_to_html(&how_to_read(pair))
     );
+    if !others.is_empty() {
+        let links: Vec<String> = others
+            .iter()
+            .map(|t| {
+                format!(
+                    "<a href=\"vs-{t}/index.html\">{} / {}</a>",
+                    escape(t),
+                    escape(base)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p>More targets ran: each is compared with the baseline {} on a page of its own: \
+             {}.</p>",
+            escape(base),
+            links.join(", ")
+        );
+    }
     out.extend(chart("ratios-headline"));
 
     if !a.flags.is_empty() {
@@ -241,7 +258,7 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
                     if s.flagged == 1 { "" } else { "s" }
                 );
             }
-            out.push_str(&comparison_table(&s.metrics, true));
+            out.push_str(&comparison_table(pair, &s.metrics, true));
             for kind in ["spectrum", "timeline", "usage"] {
                 out.extend(chart(&format!("{kind}-{}", s.name)));
             }
@@ -266,7 +283,7 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
             let mut table = String::from(
                 "<table>\n<tr><th>target</th><th>repetition</th><th>capacity</th><th>limited by</th></tr>\n",
             );
-            for t in [RUST, GO] {
+            for t in [base, other] {
                 let caps = c.sweeps.get(t).cloned().unwrap_or_default();
                 let limits = c.limited_by.get(t).cloned().unwrap_or_default();
                 for (i, (cap, lim)) in caps.iter().zip(limits.iter()).enumerate() {
@@ -287,7 +304,11 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
             }
             table.push_str("</table>\n");
             out.push_str(&table);
-            out.push_str(&comparison_table(std::slice::from_ref(&c.comparison), true));
+            out.push_str(&comparison_table(
+                pair,
+                std::slice::from_ref(&c.comparison),
+                true,
+            ));
             out.extend(chart(&format!("capacity-{}", c.scenario)));
         }
     }
@@ -329,10 +350,16 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
 
     if let Some(s) = &a.startup {
         let _ = writeln!(out, "<h2 id=\"startup\">Startup and stop</h2>");
-        out.push_str(&comparison_table(&[s.ready.clone(), s.exit.clone()], true));
+        out.push_str(&comparison_table(
+            pair,
+            &[s.ready.clone(), s.exit.clone()],
+            true,
+        ));
         let _ = writeln!(
             out,
-            "<table>\n<tr><th>ready</th><th>Rust</th><th>Go</th></tr>"
+            "<table>\n<tr><th>ready</th><th>{}</th><th>{}</th></tr>",
+            escape(base),
+            escape(other)
         );
         for (label, m) in [
             ("p90 (all runs)", &s.p90_ms),
@@ -342,8 +369,8 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
             let _ = writeln!(
                 out,
                 "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                with_unit(m.get(RUST).copied(), "ms"),
-                with_unit(m.get(GO).copied(), "ms")
+                with_unit(m.get(base).copied(), "ms"),
+                with_unit(m.get(other).copied(), "ms")
             );
         }
         out.push_str("</table>\n");
@@ -355,7 +382,7 @@ pub fn render(a: &Analysis, charts: &[Chart]) -> String {
 
     if !a.sizes.is_empty() {
         let _ = writeln!(out, "<h2 id=\"sizes\">Binary and image size</h2>");
-        out.push_str(&comparison_table(&a.sizes, false));
+        out.push_str(&comparison_table(pair, &a.sizes, false));
         out.extend(chart("sizes"));
     }
 

@@ -4,24 +4,34 @@
 
 use std::fmt::Write;
 
-use super::analysis::{Analysis, Comparison, GO, RUST, ScenarioReport};
-use super::format::{cv_text, interval, interval_or_na, number, verdict_text, with_unit};
+use super::analysis::{Analysis, Comparison, Pair, ScenarioReport};
+use super::format::{cv_text, interval, interval_or_na, number, with_unit};
 
-pub const HOW_TO_READ: &str = "Each ratio is **Go / Rust** of the geometric means over \
-repetitions, with a 95% confidence interval (Welch's t on the logarithms). For lower-is-better \
-metrics (latency, CPU, memory, startup, size) a ratio above 1 means Rust is better; for \
-throughput and capacity, a ratio above 1 means Go is better. When the interval contains 1 the \
-verdict is *no significant difference*: the runs cannot tell the two apart. **noisy** marks a \
-metric whose coefficient of variation across repetitions exceeds 10%: rerun with more \
-repetitions before trusting it. Runs with errors, dropped requests or a saturated load \
-generator are listed under *Left out* and never enter the statistics.";
+/// How to read the ratios and verdicts of `pair`.
+pub fn how_to_read(pair: &Pair) -> String {
+    let (base, other) = (&pair.base, &pair.other);
+    format!(
+        "Each ratio is **{other} / {base}** of the geometric means over repetitions, with a 95% \
+         confidence interval (Welch's t on the logarithms); {base} is the baseline. For \
+         lower-is-better metrics (latency, CPU, memory, startup, size) a ratio above 1 means \
+         {base} is better; for throughput and capacity, a ratio above 1 means {other} is better. \
+         When the interval contains 1 the verdict is *no significant difference*: the runs cannot \
+         tell the two apart. **noisy** marks a metric whose coefficient of variation across \
+         repetitions exceeds 10%: rerun with more repetitions before trusting it. Runs with \
+         errors, dropped requests or a saturated load generator are listed under *Left out* and \
+         never enter the statistics."
+    )
+}
 
 /// The decision table alone (the README quotes it).
-pub fn decision_table(rows: &[Comparison]) -> String {
+pub fn decision_table(pair: &Pair, rows: &[Comparison]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| metric | Rust | Go | Go / Rust [95% CI] | verdict | note |"
+        "| metric | {} | {} | {} [95% CI] | verdict | note |",
+        pair.base,
+        pair.other,
+        pair.ratio_label()
     );
     let _ = writeln!(out, "|---|---:|---:|---|---|---|");
     for c in rows {
@@ -29,31 +39,35 @@ pub fn decision_table(rows: &[Comparison]) -> String {
             out,
             "| {} | {} | {} | {} | {} | {} |",
             c.metric,
-            with_unit(c.rust, c.unit),
-            with_unit(c.go, c.unit),
+            with_unit(c.base, c.unit),
+            with_unit(c.other, c.unit),
             interval_or_na(c.ratio),
-            verdict_cell(c),
+            verdict_cell(pair, c),
             c.note.as_deref().unwrap_or("").replace('|', "\\|")
         );
     }
     out
 }
 
-fn verdict_cell(c: &Comparison) -> String {
-    let mut text = c
-        .verdict
-        .map_or("n/a".to_owned(), |v| format!("**{}**", verdict_text(v)));
+fn verdict_cell(pair: &Pair, c: &Comparison) -> String {
+    let mut text = c.verdict.map_or("n/a".to_owned(), |v| {
+        format!("**{}**", pair.verdict_text(v))
+    });
     if c.noisy {
         text.push_str(" (noisy)");
     }
     text
 }
 
-pub fn render(a: &Analysis) -> String {
+/// The report of one comparison; `others` are the further comparisons of
+/// the same run (more than two targets), each in `vs-<target>/`.
+pub fn render(a: &Analysis, others: &[String]) -> String {
     let mut out = String::new();
+    let pair = &a.pair;
+    let (base, other) = (pair.base.as_str(), pair.other.as_str());
     let suite = a.results.suite.as_ref();
-    let title = suite.map_or("Rust vs Go".to_owned(), |s| {
-        format!("Rust vs Go: suite `{}`", s.name)
+    let title = suite.map_or(format!("{base} vs {other}"), |s| {
+        format!("{base} vs {other}: suite `{}`", s.name)
     });
     let _ = writeln!(out, "# {title}\n");
     if let Some(s) = suite {
@@ -77,8 +91,20 @@ pub fn render(a: &Analysis) -> String {
         );
     }
     let _ = writeln!(out, "## Decision table\n");
-    out.push_str(&decision_table(&a.headlines));
-    let _ = writeln!(out, "\n{HOW_TO_READ}\n");
+    out.push_str(&decision_table(pair, &a.headlines));
+    let _ = writeln!(out, "\n{}\n", how_to_read(pair));
+    if !others.is_empty() {
+        let links: Vec<String> = others
+            .iter()
+            .map(|t| format!("[{t} / {base}](vs-{t}/report.md)"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "More targets ran: each is compared with the baseline {base} in a report of its \
+             own: {}.\n",
+            links.join(", ")
+        );
+    }
 
     if !a.flags.is_empty() {
         let _ = writeln!(out, "## Left out of the statistics\n");
@@ -127,7 +153,8 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(out, "{}\n", scenario_paragraph(s));
             let _ = writeln!(
                 out,
-                "| metric | Rust | Go | Go / Rust [95% CI] | verdict | CV Rust | CV Go |"
+                "| metric | {base} | {other} | {} [95% CI] | verdict | CV {base} | CV {other} |",
+                pair.ratio_label()
             );
             let _ = writeln!(out, "|---|---:|---:|---|---|---:|---:|");
             for c in &s.metrics {
@@ -135,15 +162,15 @@ pub fn render(a: &Analysis) -> String {
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     c.metric,
-                    with_unit(c.rust, c.unit),
-                    with_unit(c.go, c.unit),
+                    with_unit(c.base, c.unit),
+                    with_unit(c.other, c.unit),
                     c.ratio
                         .map_or(c.note.clone().unwrap_or_else(|| "n/a".to_owned()), |r| {
                             interval(&r)
                         }),
-                    verdict_cell(c),
-                    cv_text(c.rust_cv),
-                    cv_text(c.go_cv)
+                    verdict_cell(pair, c),
+                    cv_text(c.base_cv),
+                    cv_text(c.other_cv)
                 );
             }
             if s.flagged > 0 {
@@ -167,7 +194,8 @@ pub fn render(a: &Analysis) -> String {
         );
         let _ = writeln!(
             out,
-            "| scenario | SLO p99 | Rust (per repetition) | Go (per repetition) | Go / Rust [95% CI] | verdict |"
+            "| scenario | SLO p99 | {base} (per repetition) | {other} (per repetition) | {} [95% CI] | verdict |",
+            pair.ratio_label()
         );
         let _ = writeln!(out, "|---|---:|---|---|---|---|");
         for c in &a.capacity {
@@ -192,10 +220,10 @@ pub fn render(a: &Analysis) -> String {
                 "| {} | {} ms | {} | {} | {} | {} |",
                 c.scenario,
                 number(c.slo_p99_ms),
-                sweeps(RUST),
-                sweeps(GO),
+                sweeps(base),
+                sweeps(other),
                 interval_or_na(c.comparison.ratio),
-                verdict_cell(&c.comparison)
+                verdict_cell(pair, &c.comparison)
             );
         }
         out.push('\n');
@@ -225,24 +253,28 @@ pub fn render(a: &Analysis) -> String {
 
     if let Some(s) = &a.startup {
         let _ = writeln!(out, "## Startup and stop\n");
-        let _ = writeln!(out, "| | Rust | Go | Go / Rust [95% CI] | verdict |");
+        let _ = writeln!(
+            out,
+            "| | {base} | {other} | {} [95% CI] | verdict |",
+            pair.ratio_label()
+        );
         let _ = writeln!(out, "|---|---:|---:|---|---|");
         for c in [&s.ready, &s.exit] {
             let _ = writeln!(
                 out,
                 "| {} (geometric mean, warm) | {} | {} | {} | {} |",
                 c.metric,
-                with_unit(c.rust, c.unit),
-                with_unit(c.go, c.unit),
+                with_unit(c.base, c.unit),
+                with_unit(c.other, c.unit),
                 interval_or_na(c.ratio),
-                verdict_cell(c)
+                verdict_cell(pair, c)
             );
         }
         let row = |label: &str, m: &std::collections::BTreeMap<String, f64>| {
             format!(
                 "| {label} | {} | {} | | |\n",
-                with_unit(m.get(RUST).copied(), "ms"),
-                with_unit(m.get(GO).copied(), "ms")
+                with_unit(m.get(base).copied(), "ms"),
+                with_unit(m.get(other).copied(), "ms")
             )
         };
         out.push_str(&row("ready, p90 (all runs)", &s.p90_ms));
@@ -256,17 +288,21 @@ pub fn render(a: &Analysis) -> String {
 
     if !a.sizes.is_empty() {
         let _ = writeln!(out, "## Binary and image size\n");
-        let _ = writeln!(out, "| | Rust | Go | Go / Rust | verdict | note |");
+        let _ = writeln!(
+            out,
+            "| | {base} | {other} | {} | verdict | note |",
+            pair.ratio_label()
+        );
         let _ = writeln!(out, "|---|---:|---:|---|---|---|");
         for c in &a.sizes {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
                 c.metric,
-                with_unit(c.rust, c.unit),
-                with_unit(c.go, c.unit),
+                with_unit(c.base, c.unit),
+                with_unit(c.other, c.unit),
                 c.ratio.map_or("n/a".to_owned(), |r| number(r.estimate)),
-                verdict_cell(c),
+                verdict_cell(pair, c),
                 c.note.as_deref().unwrap_or("")
             );
         }
@@ -338,6 +374,23 @@ pub fn environment_lines(a: &Analysis) -> Vec<String> {
             crate::placement::format_cpus(&s.server_cpus),
             crate::placement::format_cpus(&s.loadgen_cpus)
         ));
+    }
+    if !a.results.targets.is_empty() {
+        let targets: Vec<String> = a
+            .results
+            .targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} ({}, {} {})",
+                    t.name,
+                    t.language,
+                    t.framework,
+                    t.version.as_deref().unwrap_or("version unknown")
+                )
+            })
+            .collect();
+        lines.push(format!("targets: {}", targets.join(", ")));
     }
     match &a.results.environment {
         Some(e) => {

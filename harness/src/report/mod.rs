@@ -20,11 +20,49 @@ use crate::results::write_atomically;
 use analysis::Analysis;
 
 /// Renders every report of `results` into `out`; returns the path of index.html.
+/// The first comparison (the baseline against the first other target) is
+/// the report in `out`; with more than two targets, each further one gets
+/// the same files in `out/vs-<target>/`, linked from the first.
 pub fn write(results: &Path, out: &Path) -> anyhow::Result<PathBuf> {
-    let analysis = analysis::analyse(analysis::read(results)?);
+    let results = analysis::read(results)?;
+    let analyses = analysis::analyse_all(&results);
+    let run_id = out
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "run".to_owned());
+    let mut headlines = Vec::new();
+    let mut index = None;
+    let others: Vec<String> = analyses
+        .iter()
+        .skip(1)
+        .map(|a| a.pair.other.clone())
+        .collect();
+    for (i, analysis) in analyses.iter().enumerate() {
+        let dir = match i {
+            0 => out.to_path_buf(),
+            _ => out.join(format!("vs-{}", analysis.pair.other)),
+        };
+        let links = if i == 0 { others.as_slice() } else { &[] };
+        let written = write_one(analysis, &dir, links)?;
+        index.get_or_insert(written);
+        headlines.extend(summary(analysis, &run_id).headlines);
+    }
+    let mut summary = summary(&analyses[0], &run_id);
+    summary.headlines = headlines;
+    write_atomically(
+        &out.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
+    Ok(index.expect("analyse_all gives at least one comparison"))
+}
+
+/// One comparison's report.md, index.html and plots in `out`; `others` are
+/// the further comparisons to link to (`vs-<target>/`).
+fn write_one(analysis: &Analysis, out: &Path, others: &[String]) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(out.join("plots"))
         .with_context(|| format!("creating {}", out.join("plots").display()))?;
-    let charts = charts::all(&analysis)?;
+    let charts = charts::all(analysis)?;
     for chart in &charts {
         write_atomically(
             &out.join("plots").join(format!("{}.svg", chart.name)),
@@ -33,21 +71,13 @@ pub fn write(results: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     }
     write_atomically(
         &out.join("report.md"),
-        markdown::render(&analysis).as_bytes(),
-    )?;
-    let run_id = out
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "run".to_owned());
-    write_atomically(
-        &out.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary(&analysis, &run_id))?,
+        markdown::render(analysis, others).as_bytes(),
     )?;
     let index = out.join("index.html");
-    write_atomically(&index, html::render(&analysis, &charts).as_bytes())?;
+    write_atomically(&index, html::render(analysis, &charts, others).as_bytes())?;
     eprintln!(
-        "report: {} charts, report.md, index.html and summary.json in {}",
+        "report {}: {} charts, report.md and index.html in {}",
+        analysis.pair.ratio_label(),
         charts.len(),
         out.display()
     );
@@ -81,12 +111,16 @@ pub fn summary(a: &Analysis, run_id: &str) -> crate::results::summary::Summary {
                     crate::stats::Better::Lower => "lower".to_owned(),
                     crate::stats::Better::Higher => "higher".to_owned(),
                 },
-                rust: c.rust,
-                go: c.go,
+                baseline: a.pair.base.clone(),
+                other: a.pair.other.clone(),
+                baseline_value: c.base,
+                other_value: c.other,
                 ratio: c.ratio.map(|r| r.estimate),
                 ci_low: c.ratio.map(|r| r.low),
                 ci_high: c.ratio.map(|r| r.high),
-                verdict: c.verdict.map_or("n/a", format::verdict_text).to_owned(),
+                verdict: c
+                    .verdict
+                    .map_or("n/a".to_owned(), |v| a.pair.verdict_text(v)),
                 noisy: c.noisy,
                 note: c.note.clone(),
             })

@@ -15,14 +15,18 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The fixture's one comparison: go-gin / rust-axum (it was written when
+/// targets were `rust` and `go`).
 fn analysed(name: &str) -> Analysis {
-    analysis::analyse(analysis::read(&fixture(name)).unwrap())
+    let mut all = analysis::analyse_all(&analysis::read(&fixture(name)).unwrap());
+    assert_eq!(all.len(), 1);
+    all.remove(0)
 }
 
 #[test]
 fn the_decision_table_matches_its_snapshot() {
     let a = analysed("base.json");
-    let table = markdown::decision_table(&a.headlines);
+    let table = markdown::decision_table(&a.pair, &a.headlines);
     let path = fixture("decision-table.md");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &table).unwrap();
@@ -54,7 +58,7 @@ fn headline_rows_in_order_with_real_verdicts() {
     let row = |m: &str| a.headlines.iter().find(|c| c.metric == m).unwrap();
     // Go's idle RSS is about twice Rust's in every run of the fixture.
     let idle = row("idle memory (RSS)");
-    assert_eq!(idle.verdict, Some(Verdict::RustBetter));
+    assert_eq!(idle.verdict, Some(Verdict::BaselineBetter));
     assert!(idle.ratio.unwrap().low > 1.5, "{idle:?}");
     // Images are measured once: the interval is the ratio itself.
     let image = row("image size");
@@ -70,7 +74,7 @@ fn headline_rows_in_order_with_real_verdicts() {
             .note
             .as_deref()
             .unwrap()
-            .contains("fewer than 2 kept repetitions (rust 1, go 1)"),
+            .contains("fewer than 2 kept repetitions (rust-axum 1, go-gin 1)"),
         "{capacity:?}"
     );
 }
@@ -85,24 +89,24 @@ fn flagged_runs_are_left_out_and_listed() {
         .unwrap();
     assert_eq!(s.flagged, 1);
     assert_eq!(
-        s.kept["go"].len(),
+        s.kept["go-gin"].len(),
         1,
         "the run with errors is not averaged in"
     );
-    assert_eq!(s.kept["rust"].len(), 2);
+    assert_eq!(s.kept["rust-axum"].len(), 2);
     let p99 = s
         .metrics
         .iter()
         .find(|m| m.metric == "p99 latency")
         .unwrap();
-    assert_eq!((p99.rust_n, p99.go_n), (2, 1));
+    assert_eq!((p99.base_n, p99.other_n), (2, 1));
     assert_eq!(
         p99.verdict, None,
         "one kept go run has no spread: no verdict"
     );
     // Nor does that scenario enter the p99 headline.
     let headline = &a.headlines[0];
-    assert_eq!(headline.rust_n, 1, "{headline:?}");
+    assert_eq!(headline.base_n, 1, "{headline:?}");
     assert!(
         headline
             .note
@@ -114,7 +118,7 @@ fn flagged_runs_are_left_out_and_listed() {
     assert!(
         a.flags
             .iter()
-            .any(|f| f.target == "go" && f.why.contains("3 errors (timeout 3)"))
+            .any(|f| f.target == "go-gin" && f.why.contains("3 errors (timeout 3)"))
     );
     assert!(
         a.flags
@@ -139,8 +143,15 @@ fn writes_every_report_self_contained() {
     assert!(html.find("<svg").unwrap() > html_decision);
 
     // Left-out runs in red in both.
-    assert!(md.contains("| 🔴 go | get-user-http1 | 2 | 3 errors (timeout 3) |"));
-    assert!(html.contains("<tr class=\"red\"><td class=\"flag\">go</td><td>get-user-http1</td>"));
+    assert!(md.contains("| 🔴 go-gin | get-user-http1 | 2 | 3 errors (timeout 3) |"));
+    assert!(
+        html.contains("<tr class=\"red\"><td class=\"flag\">go-gin</td><td>get-user-http1</td>")
+    );
+    // Both name the targets, and the ratio as other / baseline.
+    assert!(md.contains(
+        "| metric | rust-axum | go-gin | go-gin / rust-axum [95% CI] | verdict | note |"
+    ));
+    assert!(html.contains("<th>go-gin / rust-axum [95% CI]</th>"));
 
     // The environment, with the exact command.
     for needle in [
@@ -196,14 +207,17 @@ fn compare_finds_the_planted_changes() {
             .find(|r| r.scope == "get-user-grpc-closed" && r.target == target && r.metric == metric)
             .unwrap()
     };
-    let p99 = find("go", "p99 latency");
+    let p99 = find("go-gin", "p99 latency");
     assert_eq!(p99.change, Some(Change::Regression));
     assert!((p99.ratio.unwrap().estimate - 3.0).abs() < 0.01, "{p99:?}");
     assert_eq!(
-        find("rust", "CPU per request").change,
+        find("rust-axum", "CPU per request").change,
         Some(Change::Improvement)
     );
-    assert_eq!(find("rust", "p99 latency").change, Some(Change::NoChange));
+    assert_eq!(
+        find("rust-axum", "p99 latency").change,
+        Some(Change::NoChange)
+    );
     assert_eq!(c.regressions(), 1, "{}", c.text());
     assert!(c.markdown().contains("🔴 **REGRESSION**"));
     // The failed run of base is not a metric: it changes nothing. Go's one
@@ -212,8 +226,8 @@ fn compare_finds_the_planted_changes() {
     let same = compare::compare(&base, &base, 0.05);
     assert_eq!(same.regressions(), 0);
     for r in &same.rows {
-        let single =
-            (r.scope == "get-user-http1" && r.target == "go") || r.scope.starts_with("capacity: ");
+        let single = (r.scope == "get-user-http1" && r.target == "go-gin")
+            || r.scope.starts_with("capacity: ");
         let want = if single { None } else { Some(Change::NoChange) };
         assert_eq!(r.change, want, "{r:?}");
         assert_eq!(r.ratio.unwrap().estimate, 1.0, "{r:?}");
@@ -240,13 +254,13 @@ fn drain_runs_get_their_own_section_with_failures_in_red() {
         .unwrap()
     };
     results.drains = vec![
-        run("rust", "drain", 0),
-        run("go", "drain", 0),
-        run("rust", "drain-grpc", 2),
-        run("go", "drain", 0),
+        run("rust-axum", "drain", 0),
+        run("go-gin", "drain", 0),
+        run("rust-axum", "drain-grpc", 2),
+        run("go-gin", "drain", 0),
     ];
-    let a = analysis::analyse(results);
-    let md = markdown::render(&a);
+    let a = analysis::analyse_all(&results).remove(0);
+    let md = markdown::render(&a, &[]);
     let section = &md[md.find("## Drain under load").expect("drain section")..];
     // One table per scenario, in the order each first appears, with all its runs.
     let drain = section.find("### drain\n").unwrap();
@@ -266,11 +280,61 @@ fn drain_runs_get_their_own_section_with_failures_in_red() {
         section.contains("🔴 FAIL: 2 accepted requests failed (reset 2)"),
         "{section}"
     );
-    let html = html::render(&a, &[]);
+    let html = html::render(&a, &[], &[]);
     assert!(html.contains("<h2 id=\"drain\">Drain under load</h2>"));
     assert_eq!(
-        html.matches("<tr class=\"red\"><td>rust</td>").count(),
+        html.matches("<tr class=\"red\"><td>rust-axum</td>").count(),
         1,
         "one failed drain row"
     );
+}
+
+#[test]
+fn a_third_target_is_compared_with_the_baseline_in_a_report_of_its_own() {
+    // The fixture, with a copy of go-gin's runs under another name.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("base.json")).unwrap()).unwrap();
+    let copies: Vec<serde_json::Value> = json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["target"] == "go")
+        .map(|r| {
+            let mut r = r.clone();
+            r["target"] = "go-nethttp".into();
+            r
+        })
+        .collect();
+    json["runs"].as_array_mut().unwrap().extend(copies);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+
+    let results = analysis::read(&path).unwrap();
+    assert_eq!(
+        results.target_names(),
+        ["rust-axum", "go-gin", "go-nethttp"]
+    );
+    let all = analysis::analyse_all(&results);
+    let pairs: Vec<String> = all.iter().map(|a| a.pair.ratio_label()).collect();
+    assert_eq!(pairs, ["go-gin / rust-axum", "go-nethttp / rust-axum"]);
+    // The copy has go-gin's figures: the same ratios as go-gin's.
+    let p99 = |a: &Analysis| a.headlines[0].ratio.unwrap().estimate;
+    assert!((p99(&all[0]) - p99(&all[1])).abs() < 1e-9);
+
+    write(&path, dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("[go-nethttp / rust-axum](vs-go-nethttp/report.md)"),
+        "{md}"
+    );
+    let other = std::fs::read_to_string(dir.path().join("vs-go-nethttp/report.md")).unwrap();
+    assert!(
+        other.contains("| metric | rust-axum | go-nethttp | go-nethttp / rust-axum [95% CI] |")
+    );
+    assert!(dir.path().join("vs-go-nethttp/index.html").is_file());
+    let summary: crate::results::summary::Summary =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.headlines.len(), 16);
+    assert_eq!(summary.headlines[8].other, "go-nethttp");
 }

@@ -22,6 +22,7 @@ use crate::load::recorder::Summary;
 use crate::load::{Measured, Point};
 use crate::probe::Machine;
 use crate::scenario::{Call, Expect, Model, Scenario};
+use crate::target::Target;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -40,6 +41,9 @@ pub struct Results {
     pub suite: Option<serde_json::Value>,
     /// `harness bench`: toolchains, library versions, commit, command.
     pub environment: Option<serde_json::Value>,
+    /// The targets the commands ran (from the registry, `targets.toml`), in
+    /// the order they were first met: name, language, framework, version.
+    pub targets: Vec<serde_json::Value>,
     pub runs: Vec<serde_json::Value>,
     /// `harness bench`: capacity sweeps.
     pub capacity: Vec<serde_json::Value>,
@@ -263,6 +267,42 @@ impl RunRecord {
     }
 }
 
+/// A target as results.json records it (`targets[]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetRecord {
+    pub name: &'static str,
+    pub language: &'static str,
+    pub framework: &'static str,
+    /// The framework's version from its lock file (the registry's `version`).
+    pub version: Option<String>,
+    /// Why `version` is null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_note: Option<String>,
+}
+
+impl TargetRecord {
+    pub fn of(root: &Path, target: Target) -> Self {
+        let spec = target.spec();
+        let (version, version_note) = match &spec.version {
+            None => (
+                None,
+                Some("the registry names no `version` package".to_owned()),
+            ),
+            Some(package) => match package.version(root) {
+                Ok(v) => (Some(v), None),
+                Err(why) => (None, Some(why)),
+            },
+        };
+        Self {
+            name: target.name(),
+            language: &spec.language,
+            framework: &spec.framework,
+            version,
+            version_note,
+        }
+    }
+}
+
 /// A run that could not be measured (`failures[]`): `harness bench` goes on
 /// with the next run, `harness run` with the next scenario or target.
 #[derive(Debug, Clone, Serialize)]
@@ -377,6 +417,7 @@ impl ResultsFile {
             machine: Machine::detect(),
             suite: None,
             environment: None,
+            targets: Vec::new(),
             runs: Vec::new(),
             capacity: Vec::new(),
             failures: Vec::new(),
@@ -392,6 +433,7 @@ impl ResultsFile {
                 let list = |key: &str| -> Vec<serde_json::Value> {
                     old[key].as_array().cloned().unwrap_or_default()
                 };
+                results.targets = list("targets");
                 results.runs = list("runs");
                 results.capacity = list("capacity");
                 results.failures = list("failures");
@@ -441,6 +483,18 @@ impl ResultsFile {
     ) -> anyhow::Result<()> {
         self.results.suite = Some(serde_json::to_value(suite)?);
         self.results.environment = Some(serde_json::to_value(environment)?);
+        self.write()
+    }
+
+    /// Records each of `targets` not recorded yet.
+    pub fn add_targets(&mut self, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
+        for t in targets {
+            let known = self.results.targets.iter().any(|v| v["name"] == t.name());
+            if !known {
+                let record = TargetRecord::of(root, *t);
+                self.results.targets.push(serde_json::to_value(record)?);
+            }
+        }
         self.write()
     }
 

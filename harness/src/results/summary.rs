@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `schema_version` of the [`Summary`] this code writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The `schema_version` of the [`Summary`] this code writes. Version 1
+/// (before targets had names: `rust`, `go`, "Go / Rust") is still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A run's `summary.json`: what the site index shows of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,24 +32,48 @@ pub struct Summary {
 pub struct Headline {
     /// What is compared, e.g. "p99 latency".
     pub metric: String,
-    /// The unit of `rust` and `go`, e.g. "ms".
+    /// The unit of the values, e.g. "ms".
     pub unit: String,
     /// "lower" or "higher": which way is better.
     pub better: String,
-    /// Rust's value (median over repetitions), `None` when not measured.
-    pub rust: Option<f64>,
-    /// Go's value (median over repetitions), `None` when not measured.
-    pub go: Option<f64>,
-    /// Go / Rust, `None` when it could not be computed.
+    /// The baseline target's name (version 1: the default Rust target).
+    #[serde(default = "legacy_baseline")]
+    pub baseline: String,
+    /// The other target's name (version 1: the default Go target).
+    #[serde(default = "legacy_other")]
+    pub other: String,
+    /// The baseline's value (geometric mean over repetitions), `None` when
+    /// not measured.
+    #[serde(alias = "rust")]
+    pub baseline_value: Option<f64>,
+    /// The other's value, `None` when not measured.
+    #[serde(alias = "go")]
+    pub other_value: Option<f64>,
+    /// other / baseline, `None` when it could not be computed.
     pub ratio: Option<f64>,
     /// Lower end of the ratio's 95 % confidence interval.
     pub ci_low: Option<f64>,
     /// Upper end of the ratio's 95 % confidence interval.
     pub ci_high: Option<f64>,
-    /// "Rust better", "Go better" or "no significant difference".
+    /// "<target> better" or "no significant difference" (version 1: "Rust
+    /// better", "Go better").
     pub verdict: String,
     /// Whether the repetitions varied too much to trust the verdict.
     pub noisy: bool,
     /// Why a value is missing, or anything else worth a reader's eye.
     pub note: Option<String>,
+}
+
+fn legacy_default(language: &str) -> String {
+    crate::target::Registry::builtin()
+        .default_of(language)
+        .map_or_else(|| language.to_owned(), |t| t.name().to_owned())
+}
+
+fn legacy_baseline() -> String {
+    legacy_default("rust")
+}
+
+fn legacy_other() -> String {
+    legacy_default("go")
 }

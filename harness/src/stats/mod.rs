@@ -371,13 +371,14 @@ pub enum Better {
     Higher,
 }
 
-/// Which target wins a metric, if either does significantly.
+/// Which of two targets wins a metric, if either does significantly: the
+/// baseline (the ratio's denominator) or the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
-    #[serde(rename = "Rust better")]
-    RustBetter,
-    #[serde(rename = "Go better")]
-    GoBetter,
+    #[serde(rename = "baseline better")]
+    BaselineBetter,
+    #[serde(rename = "other better")]
+    OtherBetter,
     #[serde(rename = "no significant difference")]
     NoSignificantDifference,
 }
@@ -385,8 +386,8 @@ pub enum Verdict {
 impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::RustBetter => "Rust better",
-            Verdict::GoBetter => "Go better",
+            Verdict::BaselineBetter => "baseline better",
+            Verdict::OtherBetter => "other better",
             Verdict::NoSignificantDifference => "no significant difference",
         }
     }
@@ -398,15 +399,15 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The verdict for a Go/Rust ratio interval: no significant difference when the interval
-/// contains 1; otherwise, for Better::Lower a ratio above 1 means Go's value is higher, so
-/// Rust is better; for Better::Higher the reverse.
+/// The verdict for an other/baseline ratio interval: no significant difference when the
+/// interval contains 1; otherwise, for Better::Lower a ratio above 1 means the other's value
+/// is higher, so the baseline is better; for Better::Higher the reverse.
 ///
 /// An interval with a NaN bound counts as no significant difference.
-pub fn verdict(go_over_rust: &Interval, better: Better) -> Verdict {
-    match (side_of_one(go_over_rust), better) {
-        (Some(true), Better::Lower) | (Some(false), Better::Higher) => Verdict::RustBetter,
-        (Some(true), Better::Higher) | (Some(false), Better::Lower) => Verdict::GoBetter,
+pub fn verdict(other_over_base: &Interval, better: Better) -> Verdict {
+    match (side_of_one(other_over_base), better) {
+        (Some(true), Better::Lower) | (Some(false), Better::Higher) => Verdict::BaselineBetter,
+        (Some(true), Better::Higher) | (Some(false), Better::Lower) => Verdict::OtherBetter,
         (None, _) => Verdict::NoSignificantDifference,
     }
 }

@@ -289,11 +289,11 @@ fn verdict_truth_table() {
     let overlap = iv(1.0, 0.9, 1.1);
     let touches_one = iv(1.1, 1.0, 1.2);
     // Lower is better: Go's value higher -> Rust better.
-    assert_eq!(verdict(&go_higher, Lower), RustBetter);
-    assert_eq!(verdict(&go_lower, Lower), GoBetter);
+    assert_eq!(verdict(&go_higher, Lower), BaselineBetter);
+    assert_eq!(verdict(&go_lower, Lower), OtherBetter);
     // Higher is better (throughput): Go's value higher -> Go better.
-    assert_eq!(verdict(&go_higher, Higher), GoBetter);
-    assert_eq!(verdict(&go_lower, Higher), RustBetter);
+    assert_eq!(verdict(&go_higher, Higher), OtherBetter);
+    assert_eq!(verdict(&go_lower, Higher), BaselineBetter);
     for better in [Lower, Higher] {
         assert_eq!(verdict(&overlap, better), NoSignificantDifference);
         assert_eq!(verdict(&touches_one, better), NoSignificantDifference);
@@ -344,8 +344,8 @@ fn change_needs_both_significance_and_threshold() {
 #[test]
 fn names_for_display_and_serde() {
     let cases = [
-        (Verdict::RustBetter.to_string(), "Rust better"),
-        (Verdict::GoBetter.to_string(), "Go better"),
+        (Verdict::BaselineBetter.to_string(), "baseline better"),
+        (Verdict::OtherBetter.to_string(), "other better"),
         (
             Verdict::NoSignificantDifference.to_string(),
             "no significant difference",
@@ -359,8 +359,8 @@ fn names_for_display_and_serde() {
     }
     let json = |v: serde_json::Value| v.to_string();
     for v in [
-        Verdict::RustBetter,
-        Verdict::GoBetter,
+        Verdict::BaselineBetter,
+        Verdict::OtherBetter,
         Verdict::NoSignificantDifference,
     ] {
         assert_eq!(json(serde_json::to_value(v).unwrap()), format!("\"{v}\""));
@@ -536,8 +536,8 @@ mod properties {
             // Rust over Go: the reciprocal interval, its bounds swapped.
             let rust_over_go = iv(1.0 / b[1], 1.0 / b[2], 1.0 / b[0]);
             let flip = |v: Verdict| match v {
-                Verdict::RustBetter => Verdict::GoBetter,
-                Verdict::GoBetter => Verdict::RustBetter,
+                Verdict::BaselineBetter => Verdict::OtherBetter,
+                Verdict::OtherBetter => Verdict::BaselineBetter,
                 Verdict::NoSignificantDifference => Verdict::NoSignificantDifference,
             };
             for better in [Better::Lower, Better::Higher] {

@@ -249,7 +249,7 @@ fn a_service_killed_mid_run_is_a_failure_and_the_next_target_runs() {
     assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
     assert_no_panic(&stderr);
     assert!(
-        stderr.contains("rust: the service died") && stderr.contains("killed by SIGKILL"),
+        stderr.contains("rust-axum: the service died") && stderr.contains("killed by SIGKILL"),
         "{stderr}"
     );
     let results = read_results(out.path());
@@ -258,7 +258,7 @@ fn a_service_killed_mid_run_is_a_failure_and_the_next_target_runs() {
     assert_eq!(failures.len(), 1, "{results}");
     let f = &failures[0];
     assert_eq!(f["kind"], "run");
-    assert_eq!(f["target"], "rust");
+    assert_eq!(f["target"], "rust-axum");
     assert_eq!(f["scenario"], "health");
     assert_eq!(f["signal"], "SIGKILL", "{f}");
     assert!(f["exit_code"].is_null(), "{f}");
@@ -269,7 +269,7 @@ fn a_service_killed_mid_run_is_a_failure_and_the_next_target_runs() {
     assert!(at.len() == 24 && at.ends_with('Z'), "{f}");
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{results}");
-    assert_eq!(runs[0]["target"], "go");
+    assert_eq!(runs[0]["target"], "go-gin");
     assert_eq!(runs[0]["errors"], serde_json::json!({}), "{}", runs[0]);
     h.assert_no_service_left();
 
@@ -286,7 +286,7 @@ fn a_service_killed_mid_run_is_a_failure_and_the_next_target_runs() {
     let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
     let row = md
         .lines()
-        .find(|l| l.starts_with("| 🔴 rust | health |"))
+        .find(|l| l.starts_with("| 🔴 rust-axum | health |"))
         .unwrap_or_else(|| panic!("no failure row:\n{md}"));
     assert!(
         row.contains(&format!(
@@ -418,7 +418,7 @@ fn sigterm_to_bench_renders_the_report_of_what_was_measured() {
     assert_eq!(results["complete"], false, "{results}");
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{results}");
-    assert_eq!(runs[0]["target"], "rust");
+    assert_eq!(runs[0]["target"], "rust-axum");
     assert!(stderr.contains("bench: interrupted"), "{stderr}");
     assert!(
         stdout.contains(&format!(

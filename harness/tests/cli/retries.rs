@@ -59,10 +59,10 @@ fn a_saturated_run_is_retried_in_place_and_every_try_is_kept() {
     assert_eq!(
         places,
         [
-            ("rust".to_owned(), 1, true),
-            ("rust".to_owned(), 2, false),
-            ("go".to_owned(), 1, true),
-            ("go".to_owned(), 2, false),
+            ("rust-axum".to_owned(), 1, true),
+            ("rust-axum".to_owned(), 2, false),
+            ("go-gin".to_owned(), 1, true),
+            ("go-gin".to_owned(), 2, false),
         ],
         "{results}"
     );
@@ -77,7 +77,7 @@ fn a_saturated_run_is_retried_in_place_and_every_try_is_kept() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     let retried = md.split("## Retried").nth(1).expect("a Retried section");
     assert!(
-        retried.contains("| rust | health | 1 | 1 | generator saturated"),
+        retried.contains("| rust-axum | health | 1 | 1 | generator saturated"),
         "{md}"
     );
     // Only the last tries, whose retries are used up, are left out.

@@ -3,19 +3,29 @@
 
 use std::path::PathBuf;
 
-use harness::target::{Layout, Target};
+use harness::target::{Layout, Registry, Target};
 
 /// The `lab-fixture` binary cargo built for this test run.
 pub fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lab-fixture"))
 }
 
-/// A layout whose `target` is the fixture.
-pub fn fixture_layout(target: Target) -> Layout {
+/// A layout whose registry holds one target, `lab-fixture`: the fixture,
+/// registered as any service is.
+pub fn fixture_layout() -> (Layout, Target) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut layout = Layout::new(root);
-    layout.set_binary(target, fixture());
-    layout
+    let registry = Registry::parse(
+        &root.join("fixture-targets.toml"),
+        &format!(
+            "[[target]]\nname = \"lab-fixture\"\nlanguage = \"rust\"\nframework = \"hyper\"\n\
+             protocols = [\"http1\", \"grpc\"]\n[target.build]\ncommand = [\"true\"]\n\
+             binary = {:?}\n",
+            fixture().display().to_string()
+        ),
+    )
+    .unwrap();
+    let target = registry.get("lab-fixture").unwrap();
+    (Layout::new(root, registry), target)
 }
 
 /// Probe tests measure time and CPU, and some burn CPU on purpose: each holds

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use harness::placement::Placement;
 use harness::startup::{self, Options, Record, Stats};
-use harness::target::Target;
 
 use super::common::fixture_layout;
 
@@ -25,12 +24,8 @@ fn options(runs: usize, env: &[(&str, &str)]) -> Options {
 }
 
 fn measure(runs: usize, env: &[(&str, &str)]) -> Record {
-    startup::measure(
-        &fixture_layout(Target::Rust),
-        Target::Rust,
-        &options(runs, env),
-    )
-    .unwrap()
+    let (layout, target) = fixture_layout();
+    startup::measure(&layout, target, &options(runs, env)).unwrap()
 }
 
 fn check_shape(stats: &Stats, runs: usize) {
@@ -65,7 +60,7 @@ fn ready_time_runs_from_spawn_and_includes_a_slow_start() {
         let later = record.http_ready_ms.samples[i].max(record.grpc_ready_ms.samples[i]);
         assert_eq!(record.ready_ms.samples[i], later, "{record:?}");
     }
-    assert_eq!(record.target, "rust");
+    assert_eq!(record.target, "lab-fixture");
     assert_eq!(record.runs, 3);
     assert_eq!(record.workers, record.server_cpus.len());
     assert_eq!(record.poll_interval_us, 100);
@@ -109,9 +104,10 @@ fn a_prompt_fixture_is_ready_and_gone_in_far_less_than_the_delays() {
 #[test]
 fn a_service_that_dies_while_starting_is_an_error_with_its_stderr() {
     let _serial = super::common::SERIAL.blocking_lock();
+    let (layout, target) = fixture_layout();
     let err = startup::measure(
-        &fixture_layout(Target::Rust),
-        Target::Rust,
+        &layout,
+        target,
         &options(2, &[("LAB_FIXTURE_LISTEN_DELAY_MS", "soon")]),
     )
     .unwrap_err();
@@ -132,10 +128,8 @@ fn the_fixture_answers_grpc_health_and_exits_0_promptly() {
     let _serial = super::common::SERIAL.blocking_lock();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut service = fixture_layout(Target::Rust)
-            .start(Target::Rust, Duration::from_secs(20))
-            .await
-            .unwrap();
+        let (layout, target) = fixture_layout();
+        let mut service = layout.start(target, Duration::from_secs(20)).await.unwrap();
         assert!(harness::wire::client::grpc_serving(service.grpc).await);
         service.terminate().unwrap();
         let status = service.wait(Duration::from_secs(2)).await.unwrap();

@@ -14,7 +14,7 @@ use harness::load::Edge;
 use harness::probe::sampler::Sampler;
 use harness::probe::usage::PERIOD;
 use harness::probe::{Process, Watch};
-use harness::target::{Service, Target};
+use harness::target::Service;
 
 use super::common::fixture_layout;
 
@@ -68,8 +68,9 @@ fn same_cpu(what: &str, procfs: f64, fixture: f64) {
 }
 
 async fn start(cpus: &[usize]) -> Service {
-    fixture_layout(Target::Rust)
-        .start_on(Target::Rust, Duration::from_secs(20), Some(cpus))
+    let (layout, target) = fixture_layout();
+    layout
+        .start_on(target, Duration::from_secs(20), Some(cpus))
         .await
         .unwrap()
 }

@@ -41,7 +41,7 @@ mod trend;
 mod usage;
 
 pub use capacity::{CapacitySeries, CapacityStage, capacity};
-pub use ratios::{RatioRow, ratios, verdict_hex};
+pub use ratios::{RatioRow, ratios, verdict_hex, verdict_key};
 pub use sizes::{BarSeries, sizes};
 pub use spectrum::{SpectrumSeries, spectrum, spectrum_points};
 pub use startup::{StartupSeries, startup};
@@ -56,6 +56,11 @@ pub const GO_HEX: &str = "#00add8";
 
 /// The colour of a verdict of no significant difference, as CSS hex.
 pub const NEUTRAL_HEX: &str = "#888888";
+
+/// The colour of a verdict won by a target that is neither Rust nor Go.
+pub const OTHER_WINNER_HEX: &str = "#6a3d9a";
+
+const OTHER_WINNER: RGBColor = RGBColor(0x6a, 0x3d, 0x9a);
 
 const RUST: RGBColor = RGBColor(0xce, 0x42, 0x2b);
 
@@ -356,20 +361,28 @@ fn colours<'l>(labels: impl Iterator<Item = &'l str>) -> Vec<RGBColor> {
     let mut extra = 0;
     labels
         .map(|label| {
-            let words: Vec<String> = label
-                .split(|c: char| !c.is_alphanumeric())
-                .map(str::to_lowercase)
-                .collect();
-            if words.iter().any(|w| w == "rust") {
-                RUST
-            } else if words.iter().any(|w| w == "go" || w == "golang") {
-                GO
-            } else {
+            label_colour(label).unwrap_or_else(|| {
                 extra += 1;
                 EXTRA[(extra - 1) % EXTRA.len()]
-            }
+            })
         })
         .collect()
+}
+
+/// Rust's colour for a label with the word "rust" in it (`rust-axum`), Go's
+/// for "go" or "golang"; None for any other.
+fn label_colour(label: &str) -> Option<RGBColor> {
+    let words: Vec<String> = label
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .collect();
+    if words.iter().any(|w| w == "rust") {
+        Some(RUST)
+    } else if words.iter().any(|w| w == "go" || w == "golang") {
+        Some(GO)
+    } else {
+        None
+    }
 }
 
 /// The finite minimum and maximum, if any.

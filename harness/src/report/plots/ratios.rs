@@ -7,21 +7,22 @@ use super::*;
 pub struct RatioRow {
     /// Row label, drawn left of the row.
     pub label: String,
-    /// The point estimate of the ratio (Go / Rust).
+    /// The point estimate of the ratio (other / baseline).
     pub estimate: f64,
     /// Lower end of the confidence interval.
     pub low: f64,
     /// Upper end of the confidence interval.
     pub high: f64,
-    /// "Rust better", "Go better" or "no significant difference"; picks the
-    /// point's colour (Rust's, Go's or grey).
+    /// "<target> better" or "no significant difference"; picks the point's
+    /// colour (the winner's, or grey).
     pub verdict: String,
 }
 
 /// A forest plot of ratios: one row per entry, a point at the estimate
 /// coloured by its verdict and a whisker over the interval, on a logarithmic
-/// x axis with a dashed line at 1. The height grows with the rows.
-pub fn ratios(title: &str, rows: &[RatioRow]) -> Result<String> {
+/// x axis with a dashed line at 1. The height grows with the rows. The
+/// ratios are `other / base`, as the axis and the key say.
+pub fn ratios(title: &str, base: &str, other: &str, rows: &[RatioRow]) -> Result<String> {
     let valid = |r: &RatioRow| {
         [r.estimate, r.low, r.high]
             .iter()
@@ -70,7 +71,7 @@ pub fn ratios(title: &str, rows: &[RatioRow]) -> Result<String> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .x_desc("Go / Rust (95% CI)")
+            .x_desc(format!("{other} / {base} (95% CI)"))
             .x_label_formatter(&|x| format!("{}×", tick(*x)))
             .y_label_formatter(&row_label)
             .label_style((FONT, LABEL_SIZE))
@@ -118,9 +119,10 @@ pub fn ratios(title: &str, rows: &[RatioRow]) -> Result<String> {
         let key_style = TextStyle::from((FONT, LEGEND_SIZE).into_font())
             .pos(Pos::new(HPos::Left, VPos::Center));
         let mut x = label_area as i32 + 10;
+        let (base_better, other_better) = (format!("{base} better"), format!("{other} better"));
         for (text, colour) in [
-            ("Rust better", RUST),
-            ("Go better", GO),
+            (base_better.as_str(), verdict_colour(&base_better)),
+            (other_better.as_str(), verdict_colour(&other_better)),
             ("no significant difference", NEUTRAL),
         ] {
             key.draw(&Circle::new((x, 14), 5, colour.filled()))?;
@@ -131,24 +133,36 @@ pub fn ratios(title: &str, rows: &[RatioRow]) -> Result<String> {
     })
 }
 
-/// Rust's colour, Go's, or grey, for a verdict.
+/// The winner's colour, or grey, for a verdict.
 pub(super) fn verdict_colour(verdict: &str) -> RGBColor {
-    match verdict_hex(verdict) {
-        RUST_HEX => RUST,
-        GO_HEX => GO,
-        _ => NEUTRAL,
+    match verdict.strip_suffix(" better") {
+        Some(winner) => label_colour(winner).unwrap_or(OTHER_WINNER),
+        None => NEUTRAL,
     }
 }
 
-/// The CSS colour of a verdict: [`RUST_HEX`] for "Rust better", [`GO_HEX`]
-/// for "Go better", [`NEUTRAL_HEX`] otherwise.
+/// The CSS colour of a verdict: "<target> better" in the target's colour
+/// ([`RUST_HEX`], [`GO_HEX`], or [`OTHER_WINNER_HEX`] for a target that is
+/// neither Rust nor Go), [`NEUTRAL_HEX`] otherwise.
 pub fn verdict_hex(verdict: &str) -> &'static str {
-    let v = verdict.to_ascii_lowercase();
-    if v.contains("rust better") {
-        RUST_HEX
-    } else if v.contains("go better") {
-        GO_HEX
-    } else {
-        NEUTRAL_HEX
+    let colour = verdict_colour(verdict);
+    [
+        (RUST, RUST_HEX),
+        (GO, GO_HEX),
+        (OTHER_WINNER, OTHER_WINNER_HEX),
+    ]
+    .into_iter()
+    .find(|(c, _)| *c == colour)
+    .map_or(NEUTRAL_HEX, |(_, hex)| hex)
+}
+
+/// Which colour a verdict takes, as a CSS class word: `rust`, `go`, `other`
+/// (a winner that is neither) or `same` (no significant difference).
+pub fn verdict_key(verdict: &str) -> &'static str {
+    match verdict_hex(verdict) {
+        RUST_HEX => "rust",
+        GO_HEX => "go",
+        OTHER_WINNER_HEX => "other",
+        _ => "same",
     }
 }

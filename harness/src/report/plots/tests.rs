@@ -339,7 +339,7 @@ fn capacity_draws_slo_and_markers() {
 #[test]
 fn ratios_colour_points_by_verdict() {
     let rows = ratio_input();
-    let svg = ratios("Go / Rust", &rows).unwrap();
+    let svg = ratios("Go / Rust", "Rust", "Go", &rows).unwrap();
     check(
         &svg,
         &[
@@ -356,7 +356,7 @@ fn ratios_colour_points_by_verdict() {
     );
     assert_eq!(estimate_fills(&svg), [RUST_HEX, GO_HEX, NEUTRAL_HEX]);
     // The height grows with the rows.
-    let one = ratios("one", &rows[..1]).unwrap();
+    let one = ratios("one", "Rust", "Go", &rows[..1]).unwrap();
     let height = |svg: &str| {
         roxmltree::Document::parse(svg)
             .unwrap()
@@ -374,7 +374,7 @@ fn ratios_survive_bad_numbers() {
     let mut rows = ratio_input();
     rows[1].low = f64::NAN;
     rows[2].estimate = 0.0;
-    let svg = ratios("bad", &rows).unwrap();
+    let svg = ratios("bad", "Rust", "Go", &rows).unwrap();
     check(&svg, &["bad", "n/a"]);
     assert_eq!(estimate_fills(&svg), [RUST_HEX]);
 }
@@ -383,6 +383,9 @@ fn ratios_survive_bad_numbers() {
 fn verdict_colours() {
     assert_eq!(verdict_hex("Rust better"), RUST_HEX);
     assert_eq!(verdict_hex("Go better"), GO_HEX);
+    assert_eq!(verdict_hex("rust-axum better"), RUST_HEX);
+    assert_eq!(verdict_hex("go-gin better"), GO_HEX);
+    assert_eq!(verdict_hex("java-spring better"), OTHER_WINNER_HEX);
     assert_eq!(verdict_hex("no significant difference"), NEUTRAL_HEX);
     assert_eq!(verdict_hex(""), NEUTRAL_HEX);
 }
@@ -457,7 +460,7 @@ fn empty_inputs_say_no_data() {
             sizes("t", &["a".into(), "b".into()], &none_sizes).unwrap(),
         ),
         ("capacity", capacity("t", Some(5.0), &[]).unwrap()),
-        ("ratios", ratios("t", &[]).unwrap()),
+        ("ratios", ratios("t", "Rust", "Go", &[]).unwrap()),
         ("trend", trend("t", &[], &[], "y").unwrap()),
         (
             "trend (None)",
@@ -589,7 +592,7 @@ fn write_samples() {
         ),
         (
             "ratios",
-            ratios("Go / Rust ratios (sample)", &ratio_input()).unwrap(),
+            ratios("Go / Rust ratios (sample)", "Rust", "Go", &ratio_input()).unwrap(),
         ),
         (
             "trend",

@@ -1,8 +1,8 @@
-//! Targets: the two services under test, how to build them, start them on
-//! free loopback ports, wait until they are ready, and stop them.
+//! Targets: the implementations under test (`registry`, from `targets.toml`),
+//! how to build them, start them on free loopback ports, wait until they are
+//! ready, and stop them.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -19,52 +19,52 @@ use tokio::process::{Child, Command};
 use crate::interrupt::Abort;
 use crate::interrupt::Interrupted;
 
-/// A service under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    Rust,
-    Go,
-}
+pub mod registry;
 
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Rust => "rust",
-            Target::Go => "go",
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use registry::{Registry, Spec, Target};
 
 /// Where the repository and the built binaries are.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    registry: Registry,
     overrides: HashMap<Target, PathBuf>,
 }
 
 impl Layout {
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(root: PathBuf, registry: Registry) -> Self {
         Self {
             root,
+            registry,
             overrides: HashMap::new(),
         }
     }
 
-    /// Walks up from `start` to the directory holding `Cargo.toml` and `go-svc/go.mod`.
+    /// The layout of `root` with its own registry (`targets.toml`), or the
+    /// registry at `targets` when given.
+    pub fn open(root: PathBuf, targets: Option<&Path>) -> anyhow::Result<Self> {
+        let registry = match targets {
+            Some(path) => Registry::load(path)?,
+            None => Registry::of_root(&root)?,
+        };
+        Ok(Self::new(root, registry))
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Walks up from `start` to the directory holding `Cargo.toml` and the
+    /// target registry.
     pub fn find_root(start: &Path) -> anyhow::Result<PathBuf> {
         for dir in start.ancestors() {
-            if dir.join("Cargo.toml").is_file() && dir.join("go-svc/go.mod").is_file() {
+            if dir.join("Cargo.toml").is_file() && dir.join(registry::FILE).is_file() {
                 return Ok(dir.to_path_buf());
             }
         }
         bail!(
-            "no lab repository (Cargo.toml with go-svc/go.mod) in {} or above; run from the repository or pass --root",
+            "no lab repository (Cargo.toml with {}) in {} or above; run from the repository or pass --root",
+            registry::FILE,
             start.display()
         )
     }
@@ -77,47 +77,57 @@ impl Layout {
         self.overrides.insert(target, path);
     }
 
-    /// The release binary `build` produces for `target`, unless overridden.
-    pub fn binary(&self, target: Target) -> PathBuf {
-        if let Some(path) = self.overrides.get(&target) {
-            return path.clone();
-        }
-        match target {
-            Target::Rust => self.root.join("target/release/rust-svc"),
-            Target::Go => self.root.join("target/go-svc/go-svc"),
+    /// What a registry build's placeholders stand for here.
+    fn expand(&self) -> registry::Expand<'_> {
+        registry::Expand {
+            root: &self.root,
+            host_triple: &host_triple,
         }
     }
 
-    /// Builds `target` in release mode.
-    pub fn build(&self, target: Target) -> anyhow::Result<()> {
-        let mut cmd = match target {
-            Target::Rust => {
-                let mut cmd = std::process::Command::new(
-                    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-                );
-                cmd.args(["build", "--release", "-p", "rust-svc"])
-                    .current_dir(&self.root);
-                cmd
-            }
-            Target::Go => {
-                let mut cmd = std::process::Command::new("go");
-                cmd.arg("build")
-                    .arg("-trimpath")
-                    .arg("-o")
-                    .arg(self.binary(Target::Go))
-                    .arg("./cmd/go-svc")
-                    .current_dir(self.root.join("go-svc"));
-                cmd
-            }
-        };
-        eprintln!("build {target}: {cmd:?}");
-        let status = cmd
-            .status()
-            .with_context(|| format!("running the {target} build ({cmd:?})"))?;
-        if !status.success() {
-            bail!("building {target} failed ({status})");
+    /// The release binary `build` produces for `target`, unless overridden.
+    pub fn binary(&self, target: Target) -> anyhow::Result<PathBuf> {
+        if let Some(path) = self.overrides.get(&target) {
+            return Ok(path.clone());
         }
-        Ok(())
+        target.spec().build.binary(&self.expand()).with_context(|| {
+            format!(
+                "{target}: the binary's path in {}",
+                self.registry.path().display()
+            )
+        })
+    }
+
+    /// Builds `target` in release mode, as the registry says.
+    pub fn build(&self, target: Target) -> anyhow::Result<()> {
+        let cmd = target.spec().build.command(&self.expand())?;
+        run_build(target, "build", cmd)
+    }
+
+    /// Where the static build of `target` lands; None when it has none.
+    pub fn static_binary(&self, target: Target) -> anyhow::Result<Option<PathBuf>> {
+        match &target.spec().static_build {
+            Some(build) => Ok(Some(build.binary(&self.expand())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the static binary of `target` and returns its path.
+    pub fn build_static(&self, target: Target) -> anyhow::Result<PathBuf> {
+        let build = target
+            .spec()
+            .static_build
+            .as_ref()
+            .with_context(|| format!("{target}: the registry gives no static build"))?;
+        let path = build.binary(&self.expand())?;
+        run_build(target, "static build", build.command(&self.expand())?)?;
+        if !path.is_file() {
+            bail!(
+                "{target}: the static build left no binary at {}",
+                path.display()
+            );
+        }
+        Ok(path)
     }
 
     /// Starts `target` on free loopback ports and waits until both listeners answer.
@@ -144,7 +154,7 @@ impl Layout {
         cpus: Option<&[usize]>,
         args: &[&str],
     ) -> anyhow::Result<Service> {
-        let binary = self.binary(target);
+        let binary = self.binary(target)?;
         if !binary.is_file() {
             bail!(
                 "{target}: {} does not exist; build it first with `just build` (or `harness build --target {target}`)",
@@ -153,6 +163,40 @@ impl Layout {
         }
         Service::start(target, &binary, ready_timeout, cpus, args).await
     }
+}
+
+/// Runs a registry build of `target`, its command shown first.
+fn run_build(target: Target, what: &str, mut cmd: std::process::Command) -> anyhow::Result<()> {
+    eprintln!("{what} {target}: {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("running the {what} of {target} ({cmd:?})"))?;
+    if !status.success() {
+        bail!("the {what} of {target} failed ({status})");
+    }
+    Ok(())
+}
+
+/// rustc's host triple (`rustc -vV`), where a static Rust build lands.
+pub fn host_triple() -> anyhow::Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = std::process::Command::new(&rustc)
+        .arg("-vV")
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {rustc:?} -vV for the host triple"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_host_triple(&text)
+        .map(str::to_owned)
+        .with_context(|| format!("no `host:` line in `{rustc:?} -vV`"))
+}
+
+fn parse_host_triple(rustc_vv: &str) -> Option<&str> {
+    rustc_vv
+        .lines()
+        .find_map(|line| line.strip_prefix("host:"))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// The service exited before printing its `listening` line.
@@ -190,6 +234,7 @@ impl Service {
             "--log-level",
             "warn",
         ])
+        .args(&target.spec().flags)
         .args(args);
         if let Some(cpus) = cpus {
             cmd.arg("--workers").arg(cpus.len().to_string());
@@ -233,7 +278,9 @@ impl Service {
         let deadline = Instant::now() + timeout;
         let http = crate::wire::client::RestClient::new(self.http);
         loop {
-            if http.health_ok().await && crate::wire::client::grpc_serving(self.grpc).await {
+            let grpc = !self.target.serves(crate::scenario::Protocol::Grpc)
+                || crate::wire::client::grpc_serving(self.grpc).await;
+            if grpc && http.health_ok().await {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -590,6 +637,13 @@ mod tests {
         assert!(parse_listening("hello").is_err());
         assert!(parse_listening("listening http=127.0.0.1:1").is_err());
         assert!(parse_listening("listening http=nope grpc=127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn reads_the_host_triple() {
+        let vv = "rustc 1.95.0\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
+        assert_eq!(parse_host_triple(vv), Some("x86_64-unknown-linux-gnu"));
+        assert_eq!(parse_host_triple("rustc 1.95.0\n"), None);
     }
 
     #[test]
