@@ -23,6 +23,10 @@ use crate::scenario::{Protocol, Scenario};
 use crate::suite::{Capacity, CapacityScenario, Suite};
 use crate::target::{Layout, RunWatch, Target};
 
+mod schedule;
+
+use schedule::{Executor, Place, Sweep, Tried};
+
 pub struct Options {
     pub out: PathBuf,
     pub placement: Placement,
@@ -162,14 +166,12 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
     }
     file.add_targets(layout.root(), &suite.targets)?;
     file.set_bench(&suite_record(suite, options), &environment)?;
-    let mut ok = true;
     // Until the bench returns: every measurement below, for both targets.
     let _awake = options
         .keep_awake
         .then(|| crate::placement::Awake::keep(&options.placement.all_cpus()))
         .transpose()?;
 
-    let mut progress = Progress::new(suite.scenario_runs(), &options.out);
     let run_options = RunOptions {
         load: load::Options {
             workers: options.placement.loadgen_cpus.len(),
@@ -186,151 +188,22 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
         idle_wait: suite.idle_wait,
         after_wait: suite.after_wait,
     };
-    let mut interrupted = false;
-    'runs: for rep in 1..=suite.max_repetitions() {
-        let this_rep = suite.scenarios.iter().zip(&suite.scenario_repetitions);
-        for (scenario, &reps) in this_rep.filter(|&(_, &reps)| rep <= reps) {
-            for target in suite.order(rep) {
-                if interrupt::requested().is_some() {
-                    interrupted = true;
-                    break 'runs;
-                }
-                progress.starting(rep, reps, target, &scenario.name);
-                if scenario.drain.is_some() {
-                    let began = Instant::now();
-                    match runtime.block_on(drain::run(layout, target, scenario, &options.placement))
-                    {
-                        Ok(mut record) => {
-                            record.repetition = Some(rep);
-                            eprintln!("  {}", record.line());
-                            // A service that loses requests on SIGTERM fails the bench like a failed run.
-                            ok &= record.passed;
-                            file.push_drain(&record)?;
-                        }
-                        Err(err) => {
-                            ok = false;
-                            failed(&mut file, "drain", target, scenario, rep, &err, began)?;
-                        }
-                    }
-                    continue;
-                }
-                // Tries in the same place of the interleaving until one is not
-                // spoiled by the instrument, or the retries are used up. A
-                // retry first lets the hypervisor's steal fall back: it comes
-                // in bursts of seconds to minutes, and a retry inside the same
-                // burst is spoiled the same way.
-                let mut settle_s = None;
-                for attempt in 1..=options.retries + 1 {
-                    let began = Instant::now();
-                    let outcome = runtime.block_on(runner::run_on_fresh_service(
-                        layout,
-                        target,
-                        scenario,
-                        &run_options,
-                    ));
-                    let retry = attempt <= options.retries;
-                    match outcome {
-                        Ok((mut record, _)) => {
-                            record.repetition = Some(rep);
-                            record.attempt = Some(attempt);
-                            record.settle_s = settle_s;
-                            record.placement_warnings = options.placement.warnings.clone();
-                            let spoiled = spoiled(&record);
-                            if retry {
-                                record.retried = spoiled.clone();
-                            }
-                            eprintln!("  {}", crate::report::terminal::run_line(&record));
-                            file.push_run(&record)?;
-                            match spoiled {
-                                Some(why) if retry => {
-                                    progress.retrying(attempt, options.retries, &why)
-                                }
-                                _ => break,
-                            }
-                            settle_s = Some(settle(&options.placement.loadgen_cpus));
-                        }
-                        Err(err) if err.is::<Interrupted>() => {
-                            interrupted = true;
-                            break 'runs;
-                        }
-                        Err(err) => {
-                            let probe = err.is::<runner::ProbeFailed>();
-                            let mut failure = Failure::new(
-                                "run",
-                                target.name(),
-                                &scenario.name,
-                                Some(rep),
-                                &err,
-                                began.elapsed().as_secs_f64(),
-                            );
-                            failure.attempt = Some(attempt);
-                            failure.settle_s = settle_s;
-                            failure.retried = probe && retry;
-                            eprintln!("  FAILED: {err:#}");
-                            file.push_failure(&failure)?;
-                            if !failure.retried {
-                                ok = false;
-                                break;
-                            }
-                            progress.retrying(attempt, options.retries, &format!("{err:#}"));
-                            settle_s = Some(settle(&options.placement.loadgen_cpus));
-                        }
-                    }
-                }
-            }
-        }
+    let mut measure = Measure {
+        layout,
+        options,
+        runtime: &runtime,
+        run_options,
+        file: &mut file,
+        progress: Progress::new(suite.scenario_runs(), &options.out),
+        capacity: suite.capacity.as_ref(),
+        error: None,
+    };
+    let ended = schedule::run(suite, options.retries, &mut measure);
+    if let Some(err) = measure.error.take() {
+        return Err(err);
     }
-
-    if let Some(capacity) = suite.capacity.as_ref().filter(|_| !interrupted) {
-        'sweeps: for rep in 1..=capacity.repetitions {
-            for cs in &capacity.scenarios {
-                for target in suite.order(rep) {
-                    if interrupt::requested().is_some() {
-                        interrupted = true;
-                        break 'sweeps;
-                    }
-                    eprintln!(
-                        "capacity {rep}/{}: {target} {} (SLO p99 {})",
-                        capacity.repetitions,
-                        cs.scenario.name,
-                        humantime::format_duration(cs.slo_p99)
-                    );
-                    let began = Instant::now();
-                    let outcome =
-                        runtime.block_on(sweep(layout, target, cs, capacity, rep, &run_options));
-                    match outcome {
-                        Ok(record) => {
-                            eprintln!(
-                                "  capacity at SLO: {} ({} stages; limited by {})",
-                                record
-                                    .capacity_rps
-                                    .map_or("none".to_owned(), |r| format!("{r:.0}/s")),
-                                record.stages.len(),
-                                record.limited_by
-                            );
-                            file.push_capacity(&record)?;
-                        }
-                        Err(err) if err.is::<Interrupted>() => {
-                            interrupted = true;
-                            break 'sweeps;
-                        }
-                        Err(err) => {
-                            ok = false;
-                            failed(
-                                &mut file,
-                                "capacity",
-                                target,
-                                &cs.scenario,
-                                rep,
-                                &err,
-                                began,
-                            )?;
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let mut ok = ended.ok;
+    let interrupted = ended.interrupted;
     drop(runtime);
 
     // Startup and images open results.json themselves and add to it.
@@ -368,6 +241,212 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
         file.path().display()
     );
     Ok(ok)
+}
+
+/// The executor of the schedule: each place measured on a fresh service and
+/// recorded in results.json as it finishes.
+struct Measure<'a> {
+    layout: &'a Layout,
+    options: &'a Options,
+    runtime: &'a tokio::runtime::Runtime,
+    run_options: RunOptions,
+    file: &'a mut ResultsFile,
+    progress: Progress,
+    capacity: Option<&'a Capacity>,
+    /// A results.json that could not be written stops the schedule (as an
+    /// interruption does) and is the bench's error.
+    error: Option<anyhow::Error>,
+}
+
+impl Measure<'_> {
+    /// Writes to results.json; on failure keeps the error and stops.
+    fn record(
+        &mut self,
+        tried: Tried,
+        write: impl FnOnce(&mut ResultsFile) -> anyhow::Result<()>,
+    ) -> Tried {
+        match write(self.file) {
+            Ok(()) => tried,
+            Err(err) => {
+                self.error.get_or_insert(err);
+                Tried::Interrupted
+            }
+        }
+    }
+
+    /// Prints a run that could not be measured and records it in `failures[]`.
+    fn failed(
+        &mut self,
+        kind: &'static str,
+        target: Target,
+        scenario: &Scenario,
+        repetition: u32,
+        err: &anyhow::Error,
+        began: Instant,
+    ) -> Tried {
+        eprintln!("  FAILED: {err:#}");
+        let failure = Failure::new(
+            kind,
+            target.name(),
+            &scenario.name,
+            Some(repetition),
+            err,
+            began.elapsed().as_secs_f64(),
+        );
+        self.record(Tried::Failed, |file| file.push_failure(&failure))
+    }
+}
+
+impl Executor for Measure<'_> {
+    fn starting(&mut self, place: &Place) {
+        self.progress.starting(
+            place.repetition,
+            place.repetitions,
+            place.target,
+            &place.scenario.name,
+        );
+    }
+
+    fn run(&mut self, place: &Place, attempt: u32, retry: bool, settle_s: Option<f64>) -> Tried {
+        let began = Instant::now();
+        let outcome = self.runtime.block_on(runner::run_on_fresh_service(
+            self.layout,
+            place.target,
+            place.scenario,
+            &self.run_options,
+        ));
+        match outcome {
+            Ok((mut record, _)) => {
+                record.repetition = Some(place.repetition);
+                record.attempt = Some(attempt);
+                record.settle_s = settle_s;
+                record.placement_warnings = self.options.placement.warnings.clone();
+                let spoiled = spoiled(&record);
+                if retry {
+                    record.retried = spoiled.clone();
+                }
+                eprintln!("  {}", crate::report::terminal::run_line(&record));
+                let tried = spoiled.map_or(Tried::Kept, Tried::Spoiled);
+                self.record(tried, |file| file.push_run(&record))
+            }
+            Err(err) if err.is::<Interrupted>() => Tried::Interrupted,
+            Err(err) => {
+                // A probe that could not read the service is the
+                // instrument's failure: the place is tried again.
+                let probe = err.is::<runner::ProbeFailed>();
+                let mut failure = Failure::new(
+                    "run",
+                    place.target.name(),
+                    &place.scenario.name,
+                    Some(place.repetition),
+                    &err,
+                    began.elapsed().as_secs_f64(),
+                );
+                failure.attempt = Some(attempt);
+                failure.settle_s = settle_s;
+                failure.retried = probe && retry;
+                eprintln!("  FAILED: {err:#}");
+                let tried = if failure.retried {
+                    Tried::Spoiled(format!("{err:#}"))
+                } else {
+                    Tried::Failed
+                };
+                self.record(tried, |file| file.push_failure(&failure))
+            }
+        }
+    }
+
+    fn drain(&mut self, place: &Place) -> Tried {
+        let began = Instant::now();
+        let outcome = self.runtime.block_on(drain::run(
+            self.layout,
+            place.target,
+            place.scenario,
+            &self.options.placement,
+        ));
+        match outcome {
+            Ok(mut record) => {
+                record.repetition = Some(place.repetition);
+                eprintln!("  {}", record.line());
+                // A service that loses requests on SIGTERM fails the bench like a failed run.
+                let tried = if record.passed {
+                    Tried::Kept
+                } else {
+                    Tried::Failed
+                };
+                self.record(tried, |file| file.push_drain(&record))
+            }
+            Err(err) if err.is::<Interrupted>() => Tried::Interrupted,
+            Err(err) => self.failed(
+                "drain",
+                place.target,
+                place.scenario,
+                place.repetition,
+                &err,
+                began,
+            ),
+        }
+    }
+
+    fn retrying(&mut self, attempt: u32, why: &str) {
+        self.progress.retrying(attempt, self.options.retries, why);
+    }
+
+    // A retry first lets the hypervisor's steal fall back: it comes in bursts
+    // of seconds to minutes, and a retry inside the same burst is spoiled the
+    // same way.
+    fn settle(&mut self) -> f64 {
+        settle(&self.options.placement.loadgen_cpus)
+    }
+
+    fn sweep(&mut self, s: &Sweep) -> Tried {
+        let Some(capacity) = self.capacity else {
+            return Tried::Kept;
+        };
+        eprintln!(
+            "capacity {}/{}: {} {} (SLO p99 {})",
+            s.repetition,
+            capacity.repetitions,
+            s.target,
+            s.scenario.scenario.name,
+            humantime::format_duration(s.scenario.slo_p99)
+        );
+        let began = Instant::now();
+        let outcome = self.runtime.block_on(sweep(
+            self.layout,
+            s.target,
+            s.scenario,
+            capacity,
+            s.repetition,
+            &self.run_options,
+        ));
+        match outcome {
+            Ok(record) => {
+                eprintln!(
+                    "  capacity at SLO: {} ({} stages; limited by {})",
+                    record
+                        .capacity_rps
+                        .map_or("none".to_owned(), |r| format!("{r:.0}/s")),
+                    record.stages.len(),
+                    record.limited_by
+                );
+                self.record(Tried::Kept, |file| file.push_capacity(&record))
+            }
+            Err(err) if err.is::<Interrupted>() => Tried::Interrupted,
+            Err(err) => self.failed(
+                "capacity",
+                s.target,
+                &s.scenario.scenario,
+                s.repetition,
+                &err,
+                began,
+            ),
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        interrupt::requested().is_some()
+    }
 }
 
 /// Why the instrument, not the service, spoiled a run, if it did: the
@@ -611,12 +690,41 @@ async fn sweep(
         }
     };
     service.stop(Duration::from_secs(15)).await?;
-    // The lowest rate that broke decides what limited the sweep.
+    let (limited_by, note) = limit_of(good, &stages, cs);
+    let load = &cs.scenario.load;
+    Ok(CapacityRecord {
+        scenario: cs.scenario.name.clone(),
+        target: target.name(),
+        repetition: rep,
+        protocol: cs.scenario.protocol.name(),
+        call: crate::results::call_text(&cs.scenario),
+        slo_p99_us: slo_us,
+        stage_s: capacity.stage.as_secs_f64(),
+        warmup_s: capacity.warmup.as_secs_f64(),
+        concurrency: load.concurrency,
+        connections: match cs.scenario.protocol {
+            Protocol::Http1 => load.concurrency,
+            _ => load.connections,
+        },
+        capacity_rps: good.map(|g| g as f64),
+        limited_by,
+        note,
+        stages,
+    })
+}
+
+/// What limited a sweep, and a note for the reader: the lowest rate that
+/// broke decides; with none, the sweep's max rate did.
+fn limit_of(
+    good: Option<u64>,
+    stages: &[CapacityStage],
+    cs: &CapacityScenario,
+) -> (String, Option<String>) {
     let limiting = stages
         .iter()
         .filter(|s| !s.held)
         .min_by(|a, b| a.offered_rps.total_cmp(&b.offered_rps));
-    let (limited_by, note) = match (good, limiting) {
+    match (good, limiting) {
         (_, None) => (
             "max rate".to_owned(),
             Some(format!(
@@ -640,27 +748,7 @@ async fn sweep(
             });
             (kind.to_owned(), note)
         }
-    };
-    let load = &cs.scenario.load;
-    Ok(CapacityRecord {
-        scenario: cs.scenario.name.clone(),
-        target: target.name(),
-        repetition: rep,
-        protocol: cs.scenario.protocol.name(),
-        call: crate::results::call_text(&cs.scenario),
-        slo_p99_us: slo_us,
-        stage_s: capacity.stage.as_secs_f64(),
-        warmup_s: capacity.warmup.as_secs_f64(),
-        concurrency: load.concurrency,
-        connections: match cs.scenario.protocol {
-            Protocol::Http1 => load.concurrency,
-            _ => load.connections,
-        },
-        capacity_rps: good.map(|g| g as f64),
-        limited_by,
-        note,
-        stages,
-    })
+    }
 }
 
 /// What broke a stage: errors first, then the SLO, then the generator.
@@ -798,27 +886,6 @@ pub fn link_latest(out: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, parent.join("latest"))
         .with_context(|| format!("replacing {}", parent.join("latest").display()))?;
     Ok(())
-}
-
-/// Prints a run that could not be measured and records it in `failures[]`.
-fn failed(
-    file: &mut ResultsFile,
-    kind: &'static str,
-    target: Target,
-    scenario: &Scenario,
-    repetition: u32,
-    err: &anyhow::Error,
-    began: Instant,
-) -> anyhow::Result<()> {
-    eprintln!("  FAILED: {err:#}");
-    file.push_failure(&Failure::new(
-        kind,
-        target.name(),
-        &scenario.name,
-        Some(repetition),
-        err,
-        began.elapsed().as_secs_f64(),
-    ))
 }
 
 #[cfg(test)]
