@@ -147,7 +147,6 @@ fn render(runs: &[Run]) -> Result<String> {
         return Ok(html);
     }
 
-    let readable = runs.iter().filter(|r| r.summary.is_ok()).count();
     let _ = writeln!(
         html,
         "<p>{} run{}, newest first. Each metric cell is the ratio {other} / {base} with its 95% \
@@ -164,9 +163,17 @@ fn render(runs: &[Run]) -> Result<String> {
         base = escape(base),
     );
 
-    // The table of runs.
+    html.push_str(&runs_table(runs, &metrics, &pair));
+    html.push_str(&trends(runs, &metrics, &pair)?);
+    html.push_str("</body>\n</html>\n");
+    Ok(html)
+}
+
+/// The table of runs, newest first: one row per run, one cell per metric.
+fn runs_table(runs: &[Run], metrics: &[String], pair: &(String, String)) -> String {
+    let mut html = String::new();
     html.push_str("<div class=\"scroll\"><table>\n<thead><tr><th>run</th><th>date</th><th>suite</th><th>commit</th>");
-    for m in &metrics {
+    for m in metrics {
         // The unit and direction as the newest run that has the metric says.
         let about = runs
             .iter()
@@ -200,8 +207,8 @@ fn render(runs: &[Run]) -> Result<String> {
                         ""
                     },
                 );
-                for m in &metrics {
-                    html.push_str(&headline_cell(headline(s, m, &pair)));
+                for m in metrics {
+                    html.push_str(&headline_cell(headline(s, m, pair)));
                 }
             }
             Err(reason) => {
@@ -217,7 +224,15 @@ fn render(runs: &[Run]) -> Result<String> {
     }
     html.push_str("</tbody>\n</table></div>\n");
 
-    // Trends, oldest run first.
+    html
+}
+
+/// A trend chart per metric (both targets' values) and one of the ratios,
+/// oldest run first.
+fn trends(runs: &[Run], metrics: &[String], pair: &(String, String)) -> Result<String> {
+    let (base, other) = (pair.0.as_str(), pair.1.as_str());
+    let readable = runs.iter().filter(|r| r.summary.is_ok()).count();
+    let mut html = String::new();
     html.push_str("<h2>Trends across runs</h2>\n");
     let chronological: Vec<&Summary> = runs
         .iter()
@@ -231,8 +246,8 @@ fn render(runs: &[Run]) -> Result<String> {
         );
     } else {
         let labels: Vec<String> = chronological.iter().map(|s| run_label(s)).collect();
-        for m in &metrics {
-            let find = |s: &Summary| headline(s, m, &pair).cloned();
+        for m in metrics {
+            let find = |s: &Summary| headline(s, m, pair).cloned();
             let found: Vec<Option<Headline>> = chronological.iter().map(|s| find(s)).collect();
             let unit = found
                 .iter()
@@ -269,7 +284,7 @@ fn render(runs: &[Run]) -> Result<String> {
             let y_label = match (unit.is_empty(), better.is_empty()) {
                 (false, false) => format!("{m} ({unit}, {better} is better)"),
                 (false, true) => format!("{m} ({unit})"),
-                _ => m.clone(),
+                _ => m.to_string(),
             };
             let svg = plots::trend(
                 &format!("{m}: {base} and {other}"),
@@ -285,7 +300,7 @@ fn render(runs: &[Run]) -> Result<String> {
                 label: m.clone(),
                 values: chronological
                     .iter()
-                    .map(|s| headline(s, m, &pair).and_then(|h| h.ratio))
+                    .map(|s| headline(s, m, pair).and_then(|h| h.ratio))
                     .collect(),
             })
             .collect();
@@ -298,7 +313,6 @@ fn render(runs: &[Run]) -> Result<String> {
         figure(&mut html, &svg);
     }
 
-    html.push_str("</body>\n</html>\n");
     Ok(html)
 }
 

@@ -96,48 +96,8 @@ async fn drain(mut service: Service) -> Vec<Check> {
         return vec![Check::fail("SIGTERM", vec![format!("{err:#}")])];
     }
 
-    // 1. Readiness off at once: the first answer that is not the old 200 must be the 503.
-    let name = format!(
-        "within {} ms of SIGTERM, GET /health on a new connection is 503 {{\"status\":\"draining\"}}",
-        NOT_READY_WITHIN.as_millis()
-    );
-    let draining = golden::ok(503, json!({"status": "draining"}));
-    let mut problems = Vec::new();
-    let mut note = None;
-    loop {
-        let outcome = raw_http::exchange(
-            service.http,
-            raw_http::get("/health", &[]),
-            Duration::from_millis(500),
-        )
-        .await;
-        let at = signalled.elapsed();
-        let still_ready = outcome.status() == Some(200);
-        if !still_ready {
-            let found = judge(&draining, &outcome);
-            if found.is_empty() && at > NOT_READY_WITHIN {
-                problems.push(format!(
-                    "expected the 503 within {} ms, got it after {:.0} ms",
-                    NOT_READY_WITHIN.as_millis(),
-                    ms(at)
-                ));
-            }
-            if problems.is_empty() && found.is_empty() {
-                note = Some(format!("503 after {:.0} ms", ms(at)));
-            }
-            problems.extend(found);
-            break;
-        }
-        if at > NOT_READY_WITHIN {
-            problems.push(format!(
-                "expected HTTP 503 {{\"status\":\"draining\"}}, got {outcome} {:.0} ms after SIGTERM",
-                ms(at)
-            ));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    checks.push(Check::new(&name, problems).with_note(note));
+    // 1. Readiness off at once.
+    checks.push(readiness_off(&service, signalled).await);
     // First, since the drain waits for open streams such as this one.
     checks.push(watch.sees_not_serving().await);
 
@@ -156,31 +116,8 @@ async fn drain(mut service: Service) -> Vec<Check> {
         .with_observed(&outcome),
     );
 
-    // 2b. A keep-alive HTTP/1.1 request is answered with `Connection: close`,
-    // so that the client does not reuse the connection and race its close.
-    let outcome = raw_http::exchange(
-        service.http,
-        raw_http::get_keep_alive("/v1/users/1"),
-        Duration::from_secs(2),
-    )
-    .await;
-    let mut problems = judge(&golden::ok(200, super::model::user(1)), &outcome);
-    if let Some(response) = outcome.response() {
-        let connection = response.header("connection");
-        if !connection.is_some_and(|v| v.eq_ignore_ascii_case("close")) {
-            problems.push(format!(
-                "expected the header Connection: close, got {}",
-                connection.map_or("none".to_owned(), |v| format!("Connection: {v}"))
-            ));
-        }
-    }
-    checks.push(
-        Check::new(
-            "during the drain delay, a keep-alive HTTP/1.1 GET /v1/users/1 is 200 with Connection: close",
-            problems,
-        )
-        .with_observed(&outcome),
-    );
+    // 2b. A keep-alive HTTP/1.1 request is answered with `Connection: close`.
+    checks.push(keep_alive_closes(&service).await);
 
     // 3. gRPC health reports NOT_SERVING, to a new Check and to a Watch.
     checks.push(grpc_not_serving(service.grpc).await);
@@ -223,6 +160,79 @@ async fn drain(mut service: Service) -> Vec<Check> {
     // 6. The process exits 0.
     checks.push(exits_zero(&mut service, signalled, "exits 0 after the drain").await);
     checks
+}
+
+/// Within `NOT_READY_WITHIN` of SIGTERM, `/health` on a new connection is
+/// 503 draining: the first answer that is not the old 200 must be the 503.
+async fn readiness_off(service: &Service, signalled: Instant) -> Check {
+    let name = format!(
+        "within {} ms of SIGTERM, GET /health on a new connection is 503 {{\"status\":\"draining\"}}",
+        NOT_READY_WITHIN.as_millis()
+    );
+    let draining = golden::ok(503, json!({"status": "draining"}));
+    let mut problems = Vec::new();
+    let mut note = None;
+    loop {
+        let outcome = raw_http::exchange(
+            service.http,
+            raw_http::get("/health", &[]),
+            Duration::from_millis(500),
+        )
+        .await;
+        let at = signalled.elapsed();
+        let still_ready = outcome.status() == Some(200);
+        if !still_ready {
+            let found = judge(&draining, &outcome);
+            if found.is_empty() && at > NOT_READY_WITHIN {
+                problems.push(format!(
+                    "expected the 503 within {} ms, got it after {:.0} ms",
+                    NOT_READY_WITHIN.as_millis(),
+                    ms(at)
+                ));
+            }
+            if problems.is_empty() && found.is_empty() {
+                note = Some(format!("503 after {:.0} ms", ms(at)));
+            }
+            problems.extend(found);
+            break;
+        }
+        if at > NOT_READY_WITHIN {
+            problems.push(format!(
+                "expected HTTP 503 {{\"status\":\"draining\"}}, got {outcome} {:.0} ms after SIGTERM",
+                ms(at)
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Check::new(&name, problems).with_note(note)
+}
+
+/// During the delay a keep-alive HTTP/1.1 request is answered with
+/// `Connection: close`, so that the client does not reuse the connection and
+/// race its close.
+async fn keep_alive_closes(service: &Service) -> Check {
+    let outcome = raw_http::exchange(
+        service.http,
+        raw_http::get_keep_alive("/v1/users/1"),
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut problems = judge(&golden::ok(200, super::model::user(1)), &outcome);
+    if let Some(response) = outcome.response() {
+        let connection = response.header("connection");
+        if !connection.is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            problems.push(format!(
+                "expected the header Connection: close, got {}",
+                connection.map_or("none".to_owned(), |v| format!("Connection: {v}"))
+            ));
+        }
+    }
+    Check::new(
+            "during the drain delay, a keep-alive HTTP/1.1 GET /v1/users/1 is 200 with Connection: close",
+            problems,
+        )
+        .with_observed(&outcome)
 }
 
 fn judge(expect: &golden::Expect, outcome: &RawOutcome) -> Vec<String> {

@@ -246,15 +246,170 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         Protocol::Http2 | Protocol::Grpc => load.connections.min(load.concurrency),
     };
     let workers = options.workers.max(1).min(connections);
+    // The harness's CPUs: their steal time is the generator's.
+    let generator_cpus = crate::placement::available_cpus().unwrap_or_default();
+
+    let live = Arc::new(Live::default());
+    let spawned = spawn(scenario, addr, options, &plan, workers, connections, &live)?;
+    let Spawned {
+        starts,
+        threads,
+        intervals: interval_rx,
+        ready: ready_rx,
+    } = spawned;
+
+    let aborted = || options.abort.as_ref().and_then(Abort::reason);
+    let failure = wait_connected(&ready_rx, workers, &aborted);
+    if let Some(err) = failure {
+        for start in &starts {
+            let _ = start.send(None);
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+        bail!("{err}");
+    }
+
+    let clock = Clock::starting_in(0);
+    for start in &starts {
+        let _ = start.send(Some(clock));
+    }
+    let seconds = (plan.end_ns - plan.measure_start_ns).div_ceil(1_000_000_000);
+    let mut timeline = TimelineBuilder::new(workers, seconds);
+    let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
+    let mut window = Window::default();
+    let steal = || sched::steal_ms(&generator_cpus);
+    loop {
+        // Edges first: with no warm-up the window starts at once.
+        let now = clock.now();
+        if window.cpu_start.is_none() && now >= plan.measure_start_ns {
+            window.edge(Edge::Start, steal(), options);
+        }
+        if window.cpu_end.is_none() && now >= plan.end_ns {
+            window.edge(Edge::End, steal(), options);
+        }
+        while let Ok(interval) = interval_rx.try_recv() {
+            timeline.add(interval);
+        }
+        progress.tick(now, timeline.latest_p99());
+        if threads.iter().all(|t| t.is_finished()) || aborted().is_some() {
+            break;
+        }
+        // Wake every 100 ms, and at each edge of the window.
+        let next = [plan.measure_start_ns, plan.end_ns]
+            .into_iter()
+            .filter(|&mark| mark > now)
+            .fold(now + 100_000_000, u64::min);
+        std::thread::sleep(Duration::from_nanos(next - now));
+    }
+    window.close(options);
+    if let Some(reason) = aborted() {
+        // The workers see the same abort and stop within a few milliseconds.
+        for thread in threads {
+            let _ = thread.join();
+        }
+        progress.finish();
+        bail!("aborted: {reason}");
+    }
+    let joined = join(threads);
+    while let Ok(interval) = interval_rx.try_recv() {
+        timeline.add(interval);
+    }
+    progress.finish();
+    let Joined {
+        totals,
+        realtime,
+        run_delay_us,
+        timer_slack_ns,
+    } = joined?;
+    let (cpu_now, max_rss) = self_usage();
+    let cpu = window.cpu_end.unwrap_or(cpu_now) - window.cpu_start.unwrap_or(cpu_now);
+    let open = load.model == Model::Open;
+    Ok(Measured {
+        totals,
+        timeline: timeline.finish(),
+        offered_rps: open.then(|| plan.offered_rps()),
+        scheduled: open.then(|| plan.measured_requests()),
+        duration: Duration::from_nanos(plan.end_ns - plan.measure_start_ns),
+        workers,
+        concurrency: load.concurrency,
+        connections,
+        loadgen_cpu_seconds: cpu,
+        loadgen_max_rss_kib: max_rss,
+        scheduling: Scheduling {
+            realtime: realtime.join("; "),
+            run_delay_us,
+            steal_ms: window
+                .steal_start
+                .zip(window.steal_end)
+                .map(|(a, b)| b.saturating_sub(a)),
+            timer_slack_ns,
+        },
+    })
+}
+
+/// The generator's own readings at the measured window's edges.
+#[derive(Default)]
+struct Window {
+    cpu_start: Option<f64>,
+    cpu_end: Option<f64>,
+    steal_start: Option<u64>,
+    steal_end: Option<u64>,
+}
+
+impl Window {
+    /// Reads the harness's CPU time at `edge`, keeps `steal`, and tells the
+    /// window hook.
+    fn edge(&mut self, edge: Edge, steal: Option<u64>, options: &Options) {
+        let cpu = Some(self_usage().0);
+        match edge {
+            Edge::Start => (self.cpu_start, self.steal_start) = (cpu, steal),
+            Edge::End => (self.cpu_end, self.steal_end) = (cpu, steal),
+        }
+        if let Some(hook) = &options.on_window {
+            (hook.0)(edge);
+        }
+    }
+
+    /// A run that ended early still gets both edges (with no steal reading).
+    fn close(&mut self, options: &Options) {
+        if self.cpu_start.is_none() {
+            self.edge(Edge::Start, None, options);
+        }
+        if self.cpu_end.is_none() {
+            self.edge(Edge::End, None, options);
+        }
+    }
+}
+
+/// The workers, started and connecting, and the channels they answer on.
+struct Spawned {
+    /// Each worker's start signal: the shared clock, or None to give up.
+    starts: Vec<mpsc::Sender<Option<Clock>>>,
+    threads: Vec<std::thread::JoinHandle<anyhow::Result<worker::Finished>>>,
+    intervals: mpsc::Receiver<Interval>,
+    /// Each worker's connected count, or why it could not connect.
+    ready: mpsc::Receiver<Result<usize, String>>,
+}
+
+/// Starts `workers` load threads, each with its share of the concurrency and
+/// connections, pinned as `options.cpus` says.
+fn spawn(
+    scenario: &Scenario,
+    addr: SocketAddr,
+    options: &Options,
+    plan: &Plan,
+    workers: usize,
+    connections: usize,
+    live: &Arc<Live>,
+) -> anyhow::Result<Spawned> {
+    let load = &scenario.load;
     let cpu_of = |index: usize| options.cpus.as_ref().map(|c| c[index % c.len()]);
-    // The harness's CPUs: unpinned workers float over them, and their steal
-    // time is the generator's.
+    // The harness's CPUs: unpinned workers float over them.
     let generator_cpus = crate::placement::available_cpus().unwrap_or_default();
     let floating = workers.div_ceil(generator_cpus.len().max(1));
-
     let (interval_tx, interval_rx) = mpsc::channel::<Interval>();
     let (ready_tx, ready_rx) = mpsc::channel();
-    let live = Arc::new(Live::default());
     let mut starts = Vec::new();
     let mut threads = Vec::new();
     for index in 0..workers {
@@ -285,148 +440,84 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
                 .context("starting a load worker thread")?,
         );
     }
-    drop(interval_tx);
-    drop(ready_tx);
+    Ok(Spawned {
+        starts,
+        threads,
+        intervals: interval_rx,
+        ready: ready_rx,
+    })
+}
 
-    let aborted = || options.abort.as_ref().and_then(Abort::reason);
-    let mut failure = None;
-    let connect_deadline = std::time::Instant::now() + Duration::from_secs(30);
+/// Waits until every worker has connected; returns why not, if one failed,
+/// the run was aborted, or 30 s passed.
+fn wait_connected(
+    ready: &mpsc::Receiver<Result<usize, String>>,
+    workers: usize,
+    aborted: &dyn Fn() -> Option<String>,
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut connected = 0;
-    while connected < workers && failure.is_none() {
+    while connected < workers {
         // In slices, so that an abort is seen while workers connect.
-        match ready_rx.recv_timeout(Duration::from_millis(100)) {
+        match ready.recv_timeout(Duration::from_millis(100)) {
             Ok(Ok(_)) => connected += 1,
-            Ok(Err(err)) => failure = Some(err),
+            Ok(Err(err)) => return Some(err),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                failure = Some("a load worker exited before connecting".to_owned())
+                return Some("a load worker exited before connecting".to_owned());
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Some(reason) = aborted() {
-                    failure = Some(format!("aborted: {reason}"));
-                } else if std::time::Instant::now() > connect_deadline {
-                    failure = Some("workers did not connect within 30 s".to_owned());
+                    return Some(format!("aborted: {reason}"));
+                } else if std::time::Instant::now() > deadline {
+                    return Some("workers did not connect within 30 s".to_owned());
                 }
             }
         }
     }
-    if let Some(err) = failure {
-        for start in &starts {
-            let _ = start.send(None);
-        }
-        for thread in threads {
-            let _ = thread.join();
-        }
-        bail!("{err}");
-    }
+    None
+}
 
-    let clock = Clock::starting_in(0);
-    for start in &starts {
-        let _ = start.send(Some(clock));
-    }
-    let seconds = (plan.end_ns - plan.measure_start_ns).div_ceil(1_000_000_000);
-    let mut timeline = TimelineBuilder::new(workers, seconds);
-    let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
-    let mut cpu_start = None;
-    let mut cpu_end = None;
-    let steal = || sched::steal_ms(&generator_cpus);
-    let mut steal_start = None;
-    let mut steal_end = None;
-    let edge = |e: Edge| {
-        if let Some(hook) = &options.on_window {
-            (hook.0)(e);
-        }
+/// What the workers measured, merged.
+struct Joined {
+    totals: Totals,
+    /// Each distinct scheduling class the workers ran in.
+    realtime: Vec<String>,
+    run_delay_us: Vec<Option<u64>>,
+    timer_slack_ns: Vec<Option<u64>>,
+}
+
+/// Joins every worker and merges what they measured; fails with every
+/// worker's error if any failed.
+fn join(
+    threads: Vec<std::thread::JoinHandle<anyhow::Result<worker::Finished>>>,
+) -> anyhow::Result<Joined> {
+    let mut joined = Joined {
+        totals: Totals::default(),
+        realtime: Vec::new(),
+        run_delay_us: Vec::new(),
+        timer_slack_ns: Vec::new(),
     };
-    loop {
-        // Edges first: with no warm-up the window starts at once.
-        let now = clock.now();
-        if cpu_start.is_none() && now >= plan.measure_start_ns {
-            cpu_start = Some(self_usage().0);
-            steal_start = steal();
-            edge(Edge::Start);
-        }
-        if cpu_end.is_none() && now >= plan.end_ns {
-            cpu_end = Some(self_usage().0);
-            steal_end = steal();
-            edge(Edge::End);
-        }
-        while let Ok(interval) = interval_rx.try_recv() {
-            timeline.add(interval);
-        }
-        progress.tick(now, timeline.latest_p99());
-        if threads.iter().all(|t| t.is_finished()) || aborted().is_some() {
-            break;
-        }
-        let mut next = now + 100_000_000;
-        for mark in [plan.measure_start_ns, plan.end_ns] {
-            if mark > now {
-                next = next.min(mark);
-            }
-        }
-        std::thread::sleep(Duration::from_nanos(next - now));
-    }
-    if cpu_start.is_none() {
-        cpu_start = Some(self_usage().0);
-        edge(Edge::Start);
-    }
-    if cpu_end.is_none() {
-        cpu_end = Some(self_usage().0);
-        edge(Edge::End);
-    }
-    if let Some(reason) = aborted() {
-        // The workers see the same abort and stop within a few milliseconds.
-        for thread in threads {
-            let _ = thread.join();
-        }
-        progress.finish();
-        bail!("aborted: {reason}");
-    }
-    let mut totals = Totals::default();
-    let mut realtime: Vec<String> = Vec::new();
-    let mut run_delay_us = Vec::new();
-    let mut timer_slack_ns = Vec::new();
     let mut errors = Vec::new();
     for thread in threads {
         match thread.join() {
             Ok(Ok(finished)) => {
-                totals.merge(&finished.totals);
-                if !realtime.contains(&finished.realtime) {
-                    realtime.push(finished.realtime);
+                joined.totals.merge(&finished.totals);
+                if !joined.realtime.contains(&finished.realtime) {
+                    joined.realtime.push(finished.realtime);
                 }
-                run_delay_us.push(finished.run_delay_ns.map(|ns| ns / 1_000));
-                timer_slack_ns.push(finished.timer_slack_ns);
+                joined
+                    .run_delay_us
+                    .push(finished.run_delay_ns.map(|ns| ns / 1_000));
+                joined.timer_slack_ns.push(finished.timer_slack_ns);
             }
             Ok(Err(err)) => errors.push(format!("{err:#}")),
             Err(_) => errors.push("a load worker panicked".to_owned()),
         }
     }
-    while let Ok(interval) = interval_rx.try_recv() {
-        timeline.add(interval);
-    }
-    progress.finish();
     if !errors.is_empty() {
         bail!("load workers failed: {}", errors.join("; "));
     }
-    let (cpu_now, max_rss) = self_usage();
-    let cpu = cpu_end.unwrap_or(cpu_now) - cpu_start.unwrap_or(cpu_now);
-    let open = load.model == Model::Open;
-    Ok(Measured {
-        totals,
-        timeline: timeline.finish(),
-        offered_rps: open.then(|| plan.offered_rps()),
-        scheduled: open.then(|| plan.measured_requests()),
-        duration: Duration::from_nanos(plan.end_ns - plan.measure_start_ns),
-        workers,
-        concurrency: load.concurrency,
-        connections,
-        loadgen_cpu_seconds: cpu,
-        loadgen_max_rss_kib: max_rss,
-        scheduling: Scheduling {
-            realtime: realtime.join("; "),
-            run_delay_us,
-            steal_ms: steal_start.zip(steal_end).map(|(a, b)| b.saturating_sub(a)),
-            timer_slack_ns,
-        },
-    })
+    Ok(joined)
 }
 
 /// Merges the workers' per-second intervals. A second is final once every

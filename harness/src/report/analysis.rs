@@ -1264,7 +1264,56 @@ fn headlines(
             results,
         ),
     ];
-    rows.push(match capacity {
+    rows.push(capacity_row(pair, capacity));
+    rows.push(aggregate(
+        pair,
+        "CPU per request",
+        "CPU per request",
+        &all,
+        results,
+    ));
+    rows.push(idle_memory_row(results, pair, scenarios));
+    rows.push(aggregate(
+        pair,
+        "peak memory (RSS)",
+        "peak RSS",
+        &all,
+        results,
+    ));
+    rows.push(match startup {
+        Some(s) => s.ready.clone(),
+        None => Comparison::unavailable(
+            "startup (spawn to ready)",
+            "ms",
+            Better::Lower,
+            "unavailable: this run did not time startup".to_owned(),
+        ),
+    });
+    rows.push(match sizes.iter().find(|c| c.metric == "image") {
+        Some(c) => {
+            let mut c = c.clone();
+            c.metric = "image size".to_owned();
+            if c.note.is_none() {
+                c.note =
+                    Some("FROM scratch, static binary; measured once (deterministic)".to_owned());
+            }
+            c
+        }
+        None => Comparison::unavailable(
+            "image size",
+            "MiB",
+            Better::Lower,
+            "unavailable: this run did not measure images".to_owned(),
+        ),
+    });
+    rows
+}
+
+/// The capacity headline row: unavailable without a sweep, the one sweep's
+/// comparison, or the geometric mean over every scenario with a usable sweep
+/// for both targets.
+fn capacity_row(pair: &Pair, capacity: &[CapacityReport]) -> Comparison {
+    match capacity {
         [] => Comparison::unavailable(
             "capacity at SLO",
             "req/s",
@@ -1347,14 +1396,11 @@ fn headlines(
                 }
             }
         }
-    });
-    rows.push(aggregate(
-        pair,
-        "CPU per request",
-        "CPU per request",
-        &all,
-        results,
-    ));
+    }
+}
+
+/// The idle-memory headline row.
+fn idle_memory_row(results: &ResultsIn, pair: &Pair, scenarios: &[ScenarioReport]) -> Comparison {
     // Idle memory is the same measurement in every run (a fresh service). The
     // services of one repetition share its conditions, so the interval is over
     // repetitions, each one's median service: pooling every service (~48 a
@@ -1396,41 +1442,7 @@ fn headlines(
         (Some(_), Some(note)) => format!("{what}; {note}"),
         (Some(_), None) => what,
     });
-    rows.push(idle_row);
-    rows.push(aggregate(
-        pair,
-        "peak memory (RSS)",
-        "peak RSS",
-        &all,
-        results,
-    ));
-    rows.push(match startup {
-        Some(s) => s.ready.clone(),
-        None => Comparison::unavailable(
-            "startup (spawn to ready)",
-            "ms",
-            Better::Lower,
-            "unavailable: this run did not time startup".to_owned(),
-        ),
-    });
-    rows.push(match sizes.iter().find(|c| c.metric == "image") {
-        Some(c) => {
-            let mut c = c.clone();
-            c.metric = "image size".to_owned();
-            if c.note.is_none() {
-                c.note =
-                    Some("FROM scratch, static binary; measured once (deterministic)".to_owned());
-            }
-            c
-        }
-        None => Comparison::unavailable(
-            "image size",
-            "MiB",
-            Better::Lower,
-            "unavailable: this run did not measure images".to_owned(),
-        ),
-    });
-    rows
+    idle_row
 }
 
 impl Analysis {

@@ -1067,7 +1067,31 @@ fn load_section(
         Some(d) => Some((d.span(), positive_duration(file, d, "duration")?)),
     };
 
-    let (stages, duration) = match model {
+    let (stages, duration) = schedule(file, &raw, model, header, duration)?;
+
+    Ok(Load {
+        model,
+        stages,
+        arrival,
+        concurrency,
+        connections,
+        duration,
+        warmup,
+        timeout,
+        seed,
+    })
+}
+
+/// The open loop's stages (one for `rate`, or `stages`) and the measured
+/// duration; a closed loop has no stages.
+fn schedule(
+    file: &File,
+    raw: &RawLoad,
+    model: Model,
+    header: Option<Range<usize>>,
+    duration: Option<(Range<usize>, Duration)>,
+) -> Result<(Vec<Stage>, Duration), ScenarioError> {
+    Ok(match model {
         Model::Closed => {
             if let Some(rate) = &raw.rate {
                 return Err(file.err(
@@ -1136,18 +1160,6 @@ fn load_section(
                 (stages, total)
             }
         },
-    };
-
-    Ok(Load {
-        model,
-        stages,
-        arrival,
-        concurrency,
-        connections,
-        duration,
-        warmup,
-        timeout,
-        seed,
     })
 }
 

@@ -22,6 +22,7 @@
 use std::ops::Range;
 
 use anyhow::Result;
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{
     AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
@@ -249,18 +250,32 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(&|x| tick(*x))
-        .y_label_formatter(&|y| tick(*y))
-        .label_style((FONT, LABEL_SIZE))
+    house_style(
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| tick(*y)),
+    )
+    .draw()?;
+    Ok(())
+}
+
+/// The look every grid shares: label and description fonts, faint light
+/// lines and slightly darker bold ones.
+fn house_style<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged,
+    Y: Ranged,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FONT, LABEL_SIZE))
         .axis_desc_style((FONT, DESC_SIZE))
         .light_line_style(BLACK.mix(0.05))
         .bold_line_style(BLACK.mix(0.15))
-        .draw()?;
-    Ok(())
 }
 
 /// The legend of every labelled series, in a box at `position`.

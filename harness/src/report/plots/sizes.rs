@@ -51,17 +51,15 @@ pub fn sizes(title: &str, categories: &[String], series: &[BarSeries]) -> Result
                 Axis::linear(0.0..n as f64, ticks, Vec::new()),
                 legend_room(0.0..upper(max) * 1.1),
             )?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc("size (MiB)")
-            .x_label_formatter(&name)
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(BLACK.mix(0.05))
-            .bold_line_style(BLACK.mix(0.15))
-            .draw()?;
+        house_style(
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_desc("size (MiB)")
+                .x_label_formatter(&name)
+                .y_label_formatter(&|y| tick(*y)),
+        )
+        .draw()?;
         let group = 0.8;
         let bar = group / series.len() as f64;
         let text_style =

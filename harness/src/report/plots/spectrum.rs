@@ -70,17 +70,15 @@ pub fn spectrum(title: &str, series: &[SpectrumSeries]) -> Result<String> {
             .x_label_area_size(42)
             .y_label_area_size(64)
             .build_cartesian_2d(x_spec, 0.0..upper(y_max))?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&|x| percentile_label(*x))
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(BLACK.mix(0.05))
-            .bold_line_style(BLACK.mix(0.15))
-            .draw()?;
+        house_style(
+            chart
+                .configure_mesh()
+                .x_desc("percentile")
+                .y_desc("latency (ms)")
+                .x_label_formatter(&|x| percentile_label(*x))
+                .y_label_formatter(&|y| tick(*y)),
+        )
+        .draw()?;
         let colours = colours(series.iter().map(|s| s.label.as_str()));
         for ((s, pts), colour) in series.iter().zip(&cleaned).zip(colours) {
             let seg: Vec<(f64, f64)> = pts.iter().map(|(p, v)| (to_x(*p), *v)).collect();

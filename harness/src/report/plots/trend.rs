@@ -70,17 +70,15 @@ pub fn trend(
                 Axis::linear(-0.5..n as f64 - 0.5, ticks, Vec::new()),
                 y_range,
             )?;
-        chart
-            .configure_mesh()
-            .x_desc("run")
-            .y_desc(y_label)
-            .x_label_formatter(&label)
-            .y_label_formatter(&|y| tick(*y))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(BLACK.mix(0.05))
-            .bold_line_style(BLACK.mix(0.15))
-            .draw()?;
+        house_style(
+            chart
+                .configure_mesh()
+                .x_desc("run")
+                .y_desc(y_label)
+                .x_label_formatter(&label)
+                .y_label_formatter(&|y| tick(*y)),
+        )
+        .draw()?;
         for ((s, pts), &colour) in series.iter().zip(&points).zip(&colours) {
             let segs = segments(pts.iter().map(|p| match p {
                 Some((x, y)) => (*x, Some(*y)),
