@@ -111,12 +111,7 @@ fn site_pair(runs: &[Run]) -> (String, String) {
         .next()
         .unwrap_or_else(|| {
             let registry = crate::target::Registry::builtin();
-            let name = |l: &str| {
-                registry
-                    .default_of(l)
-                    .map_or(l.to_owned(), |t| t.name().to_owned())
-            };
-            (name("rust"), name("go"))
+            (registry.legacy_name("rust"), registry.legacy_name("go"))
         })
 }
 

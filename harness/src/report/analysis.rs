@@ -337,11 +337,7 @@ impl ResultsIn {
             return;
         }
         let registry = crate::target::Registry::builtin();
-        let rename = |name: &mut String| {
-            if let Some(t) = registry.of_results(name) {
-                *name = t.name().to_owned();
-            }
-        };
+        let rename = |name: &mut String| *name = registry.legacy_name(name);
         self.runs.iter_mut().for_each(|r| rename(&mut r.target));
         self.capacity.iter_mut().for_each(|c| rename(&mut c.target));
         self.failures.iter_mut().for_each(|f| rename(&mut f.target));

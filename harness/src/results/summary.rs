@@ -64,16 +64,10 @@ pub struct Headline {
     pub note: Option<String>,
 }
 
-fn legacy_default(language: &str) -> String {
-    crate::target::Registry::builtin()
-        .default_of(language)
-        .map_or_else(|| language.to_owned(), |t| t.name().to_owned())
-}
-
 fn legacy_baseline() -> String {
-    legacy_default("rust")
+    crate::target::Registry::builtin().legacy_name("rust")
 }
 
 fn legacy_other() -> String {
-    legacy_default("go")
+    crate::target::Registry::builtin().legacy_name("go")
 }

@@ -177,8 +177,19 @@ fn run_build(target: Target, what: &str, mut cmd: std::process::Command) -> anyh
     Ok(())
 }
 
-/// rustc's host triple (`rustc -vV`), where a static Rust build lands.
+/// rustc's host triple (`rustc -vV`), where a static Rust build lands. Read
+/// once per process: a static build's binary, command and environment each
+/// name it.
 pub fn host_triple() -> anyhow::Result<String> {
+    static TRIPLE: OnceLock<String> = OnceLock::new();
+    if let Some(triple) = TRIPLE.get() {
+        return Ok(triple.clone());
+    }
+    let triple = read_host_triple()?;
+    Ok(TRIPLE.get_or_init(|| triple).clone())
+}
+
+fn read_host_triple() -> anyhow::Result<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = std::process::Command::new(&rustc)
         .arg("-vV")

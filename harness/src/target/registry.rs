@@ -363,6 +363,13 @@ impl Registry {
         self.get(name).or_else(|| self.default_of(name))
     }
 
+    /// The name results written before targets had names mean by `name`
+    /// (`rust`, `go`): the language's default target, or `name` itself.
+    pub fn legacy_name(&self, name: &str) -> String {
+        self.of_results(name)
+            .map_or_else(|| name.to_owned(), |t| t.name().to_owned())
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.targets.iter().map(|t| t.name()).collect()
     }
