@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::report::document::{
+    Block, Cell, Column, Document, Figure, Heading, Href, Row, Span, Style, Table, Text, Tone,
+};
+use crate::report::export::{Exporter as _, html::Html};
 use crate::report::plots::{self, TrendSeries};
 use crate::results::summary::{Headline, SCHEMA_VERSION, Summary};
 use crate::results::write_atomically;
@@ -126,48 +130,44 @@ fn render(runs: &[Run]) -> Result<String> {
     let metrics = metrics(runs);
     let pair = site_pair(runs);
     let (base, other) = (pair.0.as_str(), pair.1.as_str());
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>\n{css}</style>\n</head>\n<body>\n<h1>{title}</h1>\n",
-        title = escape(TITLE),
-        css = css(),
-    );
-
+    let mut doc = Document {
+        title: TITLE.to_owned(),
+        heading: TITLE.to_owned(),
+        blocks: Vec::new(),
+    };
     if runs.is_empty() {
-        html.push_str("<p class=\"empty\">No benchmark runs have been published yet.</p>\n");
-        html.push_str("</body>\n</html>\n");
-        return Ok(html);
+        doc.paragraph("No benchmark runs have been published yet.", Tone::Empty);
+        return Ok(Html.render(&doc));
     }
-
-    let _ = writeln!(
-        html,
-        "<p>{} run{}, newest first. Each metric cell is the ratio {other} / {base} with its 95% \
-         confidence interval [low–high], coloured by the verdict: \
-         <span class=\"v {}\">{base} better</span> \
-         <span class=\"v {}\">{other} better</span> \
-         <span class=\"v v-same\">no significant difference</span>. \
-         Hover a cell for the values and notes.</p>",
+    let badge = |text: String| Span::Badge {
+        class: verdict_class(&text),
+        text,
+    };
+    let intro = Text::plain(format!(
+        "{} run{}, newest first. Each metric cell is the ratio {other} / {base} with its 95% \
+         confidence interval [low–high], coloured by the verdict: ",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
-        verdict_class(&format!("{base} better")),
-        verdict_class(&format!("{other} better")),
-        other = escape(other),
-        base = escape(base),
-    );
-
-    html.push_str(&runs_table(runs, &metrics, &pair));
-    html.push_str(&trends(runs, &metrics, &pair)?);
-    html.push_str("</body>\n</html>\n");
-    Ok(html)
+    ))
+    .push(badge(format!("{base} better")))
+    .push(Span::Plain(" ".to_owned()))
+    .push(badge(format!("{other} better")))
+    .push(Span::Plain(" ".to_owned()))
+    .push(badge("no significant difference".to_owned()))
+    .push(Span::Plain(
+        ". Hover a cell for the values and notes.".to_owned(),
+    ));
+    doc.paragraph(intro, Tone::Plain);
+    doc.table(runs_table(runs, &metrics, &pair));
+    trends(&mut doc, runs, &metrics, &pair)?;
+    Ok(Html.render(&doc))
 }
 
 /// The table of runs, newest first: one row per run, one cell per metric.
-fn runs_table(runs: &[Run], metrics: &[String], pair: &(String, String)) -> String {
-    let mut html = String::new();
-    html.push_str("<div class=\"scroll\"><table>\n<thead><tr><th>run</th><th>date</th><th>suite</th><th>commit</th>");
+fn runs_table(runs: &[Run], metrics: &[String], pair: &(String, String)) -> Table {
+    let mut head = ["run", "date", "suite", "commit"]
+        .map(Column::text)
+        .to_vec();
     for m in metrics {
         // The unit and direction as the newest run that has the metric says.
         let about = runs
@@ -177,159 +177,156 @@ fn runs_table(runs: &[Run], metrics: &[String], pair: &(String, String)) -> Stri
             .find(|h| &h.metric == m)
             .map(|h| format!("{}, {} is better", h.unit, h.better))
             .unwrap_or_default();
-        let _ = write!(
-            html,
-            "<th>{}<br><small>{}</small></th>",
-            escape(m),
-            escape(&about)
-        );
+        head.push(Column::text(
+            Text::plain(m.as_str()).push(Span::Aside(about)),
+        ));
     }
-    html.push_str("</tr></thead>\n<tbody>\n");
-    for run in runs {
-        html.push_str("<tr>");
-        let _ = write!(html, "<td>{}</td>", run_link(run));
-        match &run.summary {
-            Ok(s) => {
-                let _ = write!(
-                    html,
-                    "<td>{}</td><td>{}</td><td><code>{}</code>{}</td>",
-                    escape(&s.started.replacen('T', " ", 1)),
-                    escape(&s.suite),
-                    escape(&s.commit),
+    let rows = runs
+        .iter()
+        .map(|run| {
+            let mut cells = vec![run_link(run)];
+            match &run.summary {
+                Ok(s) => {
+                    let mut commit = Text::md(format!("`{}`", s.commit.replace('`', "")));
                     if s.dirty {
-                        " <span class=\"dirty\" title=\"uncommitted changes\">dirty</span>"
-                    } else {
-                        ""
-                    },
-                );
-                for m in metrics {
-                    html.push_str(&headline_cell(headline(s, m, pair)));
+                        commit = commit.push(Span::Plain(" ".to_owned())).push(Span::Badge {
+                            text: "dirty: uncommitted changes".to_owned(),
+                            class: "dirty",
+                        });
+                    }
+                    cells.extend([
+                        Cell::plain(s.started.replacen('T', " ", 1)),
+                        Cell::plain(s.suite.as_str()),
+                        Cell::plain(commit),
+                    ]);
+                    cells.extend(metrics.iter().map(|m| headline_cell(headline(s, m, pair))));
                 }
+                Err(reason) => cells.push(Cell {
+                    span: 3 + metrics.len(),
+                    ..Cell::new(reason.as_str(), Style::Alarm)
+                }),
             }
-            Err(reason) => {
-                let _ = write!(
-                    html,
-                    "<td colspan=\"{}\" class=\"broken\">{}</td>",
-                    3 + metrics.len(),
-                    escape(reason)
-                );
-            }
-        }
-        html.push_str("</tr>\n");
-    }
-    html.push_str("</tbody>\n</table></div>\n");
-
-    html
+            Row::new(cells)
+        })
+        .collect();
+    Table { head, rows }
 }
 
 /// A trend chart per metric (both targets' values) and one of the ratios,
 /// oldest run first.
-fn trends(runs: &[Run], metrics: &[String], pair: &(String, String)) -> Result<String> {
+fn trends(
+    doc: &mut Document,
+    runs: &[Run],
+    metrics: &[String],
+    pair: &(String, String),
+) -> Result<()> {
     let (base, other) = (pair.0.as_str(), pair.1.as_str());
     let readable = runs.iter().filter(|r| r.summary.is_ok()).count();
-    let mut html = String::new();
-    html.push_str("<h2>Trends across runs</h2>\n");
+    doc.heading(Heading::new(2, "Trends across runs", Some("trends")));
     let chronological: Vec<&Summary> = runs
         .iter()
         .rev()
         .filter_map(|r| r.summary.as_ref().ok())
         .collect();
     if chronological.is_empty() || metrics.is_empty() {
-        let _ = writeln!(
-            html,
-            "<p class=\"empty\">No headline metrics to chart ({readable} readable run summaries).</p>"
+        doc.paragraph(
+            format!("No headline metrics to chart ({readable} readable run summaries)."),
+            Tone::Empty,
         );
-    } else {
-        let labels: Vec<String> = chronological.iter().map(|s| run_label(s)).collect();
-        for m in metrics {
-            let find = |s: &Summary| headline(s, m, pair).cloned();
-            let found: Vec<Option<Headline>> = chronological.iter().map(|s| find(s)).collect();
-            let unit = found
-                .iter()
-                .flatten()
-                .next()
-                .map(|h| h.unit.clone())
-                .unwrap_or_default();
-            let better = found
-                .iter()
-                .flatten()
-                .next()
-                .map(|h| h.better.clone())
-                .unwrap_or_default();
-            let series = [
-                (
-                    base,
-                    found
-                        .iter()
-                        .map(|h| h.as_ref().and_then(|h| h.baseline_value))
-                        .collect(),
-                ),
-                (
-                    other,
-                    found
-                        .iter()
-                        .map(|h| h.as_ref().and_then(|h| h.other_value))
-                        .collect(),
-                ),
-            ]
-            .map(|(label, values)| TrendSeries {
-                label: label.to_owned(),
-                values,
-            });
-            let y_label = match (unit.is_empty(), better.is_empty()) {
-                (false, false) => format!("{m} ({unit}, {better} is better)"),
-                (false, true) => format!("{m} ({unit})"),
-                _ => m.to_string(),
-            };
-            let svg = plots::trend(
-                &format!("{m}: {base} and {other}"),
-                &labels,
-                &series,
-                &y_label,
-            )?;
-            figure(&mut html, &svg);
-        }
-        let ratio_series: Vec<TrendSeries> = metrics
-            .iter()
-            .map(|m| TrendSeries {
-                label: m.clone(),
-                values: chronological
-                    .iter()
-                    .map(|s| headline(s, m, pair).and_then(|h| h.ratio))
-                    .collect(),
-            })
-            .collect();
-        let svg = plots::trend(
-            &format!("{other} / {base} ratio of each metric"),
-            &labels,
-            &ratio_series,
-            &format!("{other} / {base}"),
-        )?;
-        figure(&mut html, &svg);
+        return Ok(());
     }
-
-    Ok(html)
+    let labels: Vec<String> = chronological.iter().map(|s| run_label(s)).collect();
+    for m in metrics {
+        let svg = metric_trend(&chronological, &labels, m, pair)?;
+        figure(doc, svg);
+    }
+    let ratio_series: Vec<TrendSeries> = metrics
+        .iter()
+        .map(|m| TrendSeries {
+            label: m.clone(),
+            values: chronological
+                .iter()
+                .map(|s| headline(s, m, pair).and_then(|h| h.ratio))
+                .collect(),
+        })
+        .collect();
+    let svg = plots::trend(
+        &format!("{other} / {base} ratio of each metric"),
+        &labels,
+        &ratio_series,
+        &format!("{other} / {base}"),
+    )?;
+    figure(doc, svg);
+    Ok(())
 }
 
-fn figure(html: &mut String, svg: &str) {
-    html.push_str("<figure>\n");
-    html.push_str(svg.trim());
-    html.push_str("\n</figure>\n");
+/// Both targets' values of `metric` across the runs.
+fn metric_trend(
+    chronological: &[&Summary],
+    labels: &[String],
+    metric: &str,
+    pair: &(String, String),
+) -> Result<String> {
+    let (base, other) = (pair.0.as_str(), pair.1.as_str());
+    let found: Vec<Option<&Headline>> = chronological
+        .iter()
+        .map(|s| headline(s, metric, pair))
+        .collect();
+    let first = found.iter().flatten().next();
+    let unit = first.map(|h| h.unit.clone()).unwrap_or_default();
+    let better = first.map(|h| h.better.clone()).unwrap_or_default();
+    let series = [
+        (
+            base,
+            found
+                .iter()
+                .map(|h| h.and_then(|h| h.baseline_value))
+                .collect(),
+        ),
+        (
+            other,
+            found
+                .iter()
+                .map(|h| h.and_then(|h| h.other_value))
+                .collect(),
+        ),
+    ]
+    .map(|(label, values)| TrendSeries {
+        label: label.to_owned(),
+        values,
+    });
+    let y_label = match (unit.is_empty(), better.is_empty()) {
+        (false, false) => format!("{metric} ({unit}, {better} is better)"),
+        (false, true) => format!("{metric} ({unit})"),
+        _ => metric.to_string(),
+    };
+    plots::trend(
+        &format!("{metric}: {base} and {other}"),
+        labels,
+        &series,
+        &y_label,
+    )
+}
+
+fn figure(doc: &mut Document, svg: String) {
+    doc.blocks.push(Block::Figure(Figure {
+        id: None,
+        svg,
+        caption: None,
+    }));
 }
 
 /// The run id, linked to the run's report when it has one.
-fn run_link(run: &Run) -> String {
-    let id = escape(&run.dir);
-    if run.has_index {
-        // The directory name goes into a URL path: escape what is not a
-        // plain path character.
-        format!(
-            "<a href=\"runs/{}/index.html\">{id}</a>",
-            escape(&url_path_segment(&run.dir))
-        )
-    } else {
-        id
+fn run_link(run: &Run) -> Cell {
+    if !run.has_index {
+        return Cell::plain(run.dir.as_str());
     }
+    // The directory name goes into a URL path: escape what is not a plain
+    // path character.
+    Cell::plain(Text(vec![Span::Link {
+        text: run.dir.clone(),
+        to: Href::Path(format!("runs/{}/index.html", url_path_segment(&run.dir))),
+    }]))
 }
 
 /// The x label of a run in the trend charts: its short commit (with "*"
@@ -345,11 +342,10 @@ fn run_label(s: &Summary) -> String {
     }
 }
 
-fn headline_cell(h: Option<&Headline>) -> String {
+fn headline_cell(h: Option<&Headline>) -> Cell {
     let Some(h) = h else {
-        return "<td class=\"missing\">–</td>".to_owned();
+        return Cell::new("–", Style::Missing);
     };
-    let class = verdict_class(&h.verdict);
     let mut tip = format!(
         "{}: {} {} {unit}, {} {} {unit} ({} is better)",
         h.verdict,
@@ -366,7 +362,7 @@ fn headline_cell(h: Option<&Headline>) -> String {
     if let Some(note) = &h.note {
         let _ = write!(tip, "; {note}");
     }
-    let text = match h.ratio.filter(|r| r.is_finite()) {
+    let ratio = match h.ratio.filter(|r| r.is_finite()) {
         Some(r) => match (h.ci_low, h.ci_high) {
             (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => {
                 format!("{} [{}–{}]", fmt2(r), fmt2(lo), fmt2(hi))
@@ -375,26 +371,27 @@ fn headline_cell(h: Option<&Headline>) -> String {
         },
         None => "n/a".to_owned(),
     };
-    let mut cell = format!(
-        "<td class=\"v {class}\" title=\"{}\">{}",
-        escape(&tip),
-        escape(&text)
-    );
+    let mut text = Text::plain(ratio);
     if h.noisy {
-        cell.push_str(" <span class=\"noisy\">noisy</span>");
+        text = text.push(Span::Plain(" ".to_owned())).push(Span::Badge {
+            text: "noisy".to_owned(),
+            class: "noisy",
+        });
     }
-    if h.ratio.is_none() {
-        if let Some(note) = &h.note {
-            let _ = write!(cell, "<br><small>{}</small>", escape(note));
-        }
+    if let (None, Some(note)) = (h.ratio, &h.note) {
+        text = text.push(Span::Aside(note.clone()));
     }
-    cell.push_str("</td>");
-    cell
+    Cell::new(text, Style::Verdict(plots::verdict_key(&h.verdict))).with_tip(tip)
 }
 
-/// The cell class of a verdict: the winner's colour.
-fn verdict_class(verdict: &str) -> String {
-    format!("v-{}", plots::verdict_key(verdict))
+/// The badge class of a verdict: the winner's colour.
+fn verdict_class(verdict: &str) -> &'static str {
+    match plots::verdict_key(verdict) {
+        "rust" => "v v-rust",
+        "go" => "v v-go",
+        "other" => "v v-other",
+        _ => "v v-same",
+    }
 }
 
 fn num(v: Option<f64>) -> String {
@@ -410,33 +407,6 @@ fn num(v: Option<f64>) -> String {
 fn fmt2(v: f64) -> String {
     format!("{v:.2}")
 }
-
-fn css() -> String {
-    format!(
-        "body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }}\n\
-         table {{ border-collapse: collapse; font-size: 0.9em; }}\n\
-         th, td {{ border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}\n\
-         th {{ background: #f4f4f4; }}\n\
-         .scroll {{ overflow-x: auto; }}\n\
-         .v {{ border-left: 4px solid {neutral}; white-space: nowrap; }}\n\
-         span.v {{ padding: 0 0.4em; }}\n\
-         .v-rust {{ border-left-color: {rust}; background: #fbe9e6; }}\n\
-         .v-go {{ border-left-color: {go}; background: #e3f6fb; }}\n\
-         .v-other {{ border-left-color: {other}; background: #efe8f6; }}\n\
-         .v-same {{ border-left-color: {neutral}; background: #f2f2f2; }}\n\
-         .dirty, .noisy {{ font-size: 0.8em; color: #a15c00; }}\n\
-         .broken {{ color: #a00; }}\n\
-         .empty, .missing {{ color: #777; }}\n\
-         figure {{ margin: 1.5em 0; }}\n\
-         figure svg {{ max-width: 100%; height: auto; }}\n",
-        rust = plots::RUST_HEX,
-        go = plots::GO_HEX,
-        other = plots::OTHER_WINNER_HEX,
-        neutral = plots::NEUTRAL_HEX,
-    )
-}
-
-use crate::report::html::escape;
 
 /// `s` percent-encoded for one segment of a URL path.
 fn url_path_segment(s: &str) -> String {
@@ -660,6 +630,7 @@ mod tests {
 
     #[test]
     fn escapes_and_encodes() {
+        use crate::report::export::html::escape;
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
         assert_eq!(url_path_segment("run 1#x"), "run%201%23x");
     }

@@ -1,15 +1,20 @@
 //! Reports: what the harness prints and writes about its runs. `write` turns a
 //! results.json into `report.md`, `index.html`, `plots/*.svg` and
 //! `summary.json` (the headline figures CI's trend page reads).
+//!
+//! `analysis` turns results into figures and verdicts; `sections` lays them
+//! out as one `document`; each format in `export` renders that document;
+//! `charts` draws with the `plots` toolkit.
 
 pub mod analysis;
 pub mod charts;
 pub mod compare;
+pub mod document;
 pub mod drain;
+pub mod export;
 pub mod format;
-pub mod html;
-pub mod markdown;
 pub mod plots;
+pub mod sections;
 pub mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +23,7 @@ use anyhow::Context;
 
 use crate::results::write_atomically;
 use analysis::Analysis;
+use export::Exporter as _;
 
 /// Renders every report of `results` into `out`; returns the path of index.html.
 /// The first comparison (the baseline against the first other target) is
@@ -57,8 +63,9 @@ pub fn write(results: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     Ok(index.expect("analyse_all gives at least one comparison"))
 }
 
-/// One comparison's report.md, index.html and plots in `out`; `others` are
-/// the further comparisons to link to (`vs-<target>/`).
+/// One comparison's plots and its page in each format (report.md,
+/// index.html) in `out`; `others` are the further comparisons to link to
+/// (`vs-<target>/`). Returns the path of index.html.
 fn write_one(analysis: &Analysis, out: &Path, others: &[String]) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(out.join("plots"))
         .with_context(|| format!("creating {}", out.join("plots").display()))?;
@@ -69,19 +76,20 @@ fn write_one(analysis: &Analysis, out: &Path, others: &[String]) -> anyhow::Resu
             chart.svg.as_bytes(),
         )?;
     }
-    write_atomically(
-        &out.join("report.md"),
-        markdown::render(analysis, others).as_bytes(),
-    )?;
-    let index = out.join("index.html");
-    write_atomically(&index, html::render(analysis, &charts, others).as_bytes())?;
+    let document = sections::document(analysis, &charts, others);
+    for exporter in export::ALL {
+        write_atomically(
+            &out.join(exporter.file_name()),
+            exporter.render(&document).as_bytes(),
+        )?;
+    }
     eprintln!(
         "report {}: {} charts, report.md and index.html in {}",
         analysis.pair.ratio_label(),
         charts.len(),
         out.display()
     );
-    Ok(index)
+    Ok(out.join(export::html::Html.file_name()))
 }
 
 /// The headline figures of a run, for the trend page across runs.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::analysis::{self, Analysis};
+use super::export::Exporter as _;
 use super::*;
 use crate::stats::{Change, Verdict};
 
@@ -26,7 +27,7 @@ fn analysed(name: &str) -> Analysis {
 #[test]
 fn the_decision_table_matches_its_snapshot() {
     let a = analysed("base.json");
-    let table = markdown::decision_table(&a.pair, &a.headlines);
+    let table = export::markdown::render_table(&sections::decision_table(&a.pair, &a.headlines));
     let path = fixture("decision-table.md");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &table).unwrap();
@@ -260,11 +261,12 @@ fn drain_runs_get_their_own_section_with_failures_in_red() {
         run("go-gin", "drain", 0),
     ];
     let a = analysis::analyse_all(&results).remove(0);
-    let md = markdown::render(&a, &[]);
+    let document = sections::document(&a, &[], &[]);
+    let md = export::markdown::Markdown.render(&document);
     let section = &md[md.find("## Drain under load").expect("drain section")..];
     // One table per scenario, in the order each first appears, with all its runs.
-    let drain = section.find("### drain\n").unwrap();
-    let grpc = section.find("### drain-grpc\n").unwrap();
+    let drain = section.find("### drain (").unwrap();
+    let grpc = section.find("### drain-grpc (").unwrap();
     assert!(drain < grpc, "{section}");
     assert_eq!(
         section[drain..grpc]
@@ -280,7 +282,7 @@ fn drain_runs_get_their_own_section_with_failures_in_red() {
         section.contains("🔴 FAIL: 2 accepted requests failed (reset 2)"),
         "{section}"
     );
-    let html = html::render(&a, &[], &[]);
+    let html = export::html::Html.render(&document);
     assert!(html.contains("<h2 id=\"drain\">Drain under load</h2>"));
     assert_eq!(
         html.matches("<tr class=\"red\"><td>rust-axum</td>").count(),
