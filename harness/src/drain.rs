@@ -200,11 +200,14 @@ fn drive(
         let now = Rc::new(move || origin.elapsed().as_nanos() as u64);
 
         let t0 = tokio::time::Instant::now();
-        let signal_at = t0 + load.warmup + drain.signal_after;
         let end = t0 + load.warmup + load.duration;
-        let mut signal = Some(signalled);
-        let mut signal_instant = None;
-        let mut probes = None;
+        let mut sigterm = Sigterm {
+            at: t0 + load.warmup + drain.signal_after,
+            pid,
+            tx: Some(signalled),
+            sent: None,
+            probes: None,
+        };
         let mut tasks = tokio::task::JoinSet::new();
         let mut i: u32 = 0;
         loop {
@@ -213,31 +216,11 @@ fn drive(
             if due >= end {
                 break;
             }
-            if signal_instant.is_none() && signal_at <= due {
-                tokio::time::sleep_until(signal_at).await;
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(i32::try_from(pid)?),
-                    nix::sys::signal::Signal::SIGTERM,
-                )
-                .context("sending SIGTERM to the service")?;
-                let at = Instant::now();
-                signal_instant = Some(at);
-                if let Some(tx) = signal.take() {
-                    let _ = tx.send(at);
-                }
-                // Probe past the window if need be: until the listener must have closed.
-                let until = end.into_std().max(at + drain.delay + drain.timeout);
-                probes = Some(tokio::task::spawn_local(probe(health, addr, at, until)));
+            if sigterm.sent.is_none() && sigterm.at <= due {
+                sigterm.send(drain, end, health, addr).await?;
             }
             tokio::time::sleep_until(due).await;
-            let mut handle = pool
-                .borrow_mut()
-                .pop()
-                .unwrap_or_else(|| match (&grpc, &h2) {
-                    (Some(grpc), _) => Handle::Grpc(grpc.clone()),
-                    (None, Some(h2)) => Handle::H2(Rc::clone(h2)),
-                    (None, None) => Handle::H1(None, addr),
-                });
+            let mut handle = take_handle(&pool, grpc.as_ref(), h2.as_ref(), addr);
             let reused = matches!(&handle, Handle::H1(Some(sender), _) if !sender.is_closed());
             let (spec, maker, pool, samples, now) = (
                 Rc::clone(&spec),
@@ -261,34 +244,106 @@ fn drive(
             i += 1;
         }
         while tasks.join_next().await.is_some() {}
-        let signal_instant = signal_instant.context("the window ended before the signal")?;
-        let (readiness_off, stopped_listening) = match probes {
+        let signal_instant = sigterm.sent.context("the window ended before the signal")?;
+        let (readiness_off, stopped_listening) = match sigterm.probes {
             Some(task) => task.await?,
             None => (None, None),
         };
-        let mut driven = Driven {
-            before: 0,
-            before_errors: BTreeMap::new(),
-            after: Vec::new(),
+        Ok(sort_samples(
+            samples.take(),
+            signal_instant,
             readiness_off,
             stopped_listening,
-        };
-        for (sent, outcome, reused) in samples.take() {
-            match sent.checked_duration_since(signal_instant) {
-                None => {
-                    driven.before += 1;
-                    if let Outcome::Error(class) = outcome {
-                        *driven.before_errors.entry(class).or_default() += 1;
-                    }
-                }
-                Some(since) => driven.after.push(Sample {
-                    sent: since,
-                    class: classify(&outcome, reused),
-                }),
-            }
-        }
-        Ok(driven)
+        ))
     })
+}
+
+/// What the probes return: when readiness turned off, when the listener stopped.
+type ProbeTimes = (Option<Duration>, Option<Duration>);
+
+/// SIGTERM to the service, once, at its time, and the probes it starts.
+struct Sigterm {
+    at: tokio::time::Instant,
+    pid: u32,
+    /// Tells `run` when the signal went, so that it times the exit from there.
+    tx: Option<oneshot::Sender<Instant>>,
+    /// When the signal went.
+    sent: Option<Instant>,
+    probes: Option<tokio::task::JoinHandle<ProbeTimes>>,
+}
+
+impl Sigterm {
+    /// Waits for the signal's time, sends SIGTERM, and starts the probes.
+    async fn send(
+        &mut self,
+        drain: Drain,
+        end: tokio::time::Instant,
+        health: SocketAddr,
+        addr: SocketAddr,
+    ) -> anyhow::Result<()> {
+        tokio::time::sleep_until(self.at).await;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(self.pid)?),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .context("sending SIGTERM to the service")?;
+        let at = Instant::now();
+        self.sent = Some(at);
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(at);
+        }
+        // Probe past the window if need be: until the listener must have closed.
+        let until = end.into_std().max(at + drain.delay + drain.timeout);
+        self.probes = Some(tokio::task::spawn_local(probe(health, addr, at, until)));
+        Ok(())
+    }
+}
+
+/// The handle for the next request: the HTTP/1.1 connection returned last to
+/// the pool, else a new one, or the one shared gRPC or HTTP/2 connection.
+fn take_handle(
+    pool: &RefCell<Vec<Handle>>,
+    grpc: Option<&tonic::client::Grpc<tonic::transport::Channel>>,
+    h2: Option<&Rc<client::H2Conn>>,
+    addr: SocketAddr,
+) -> Handle {
+    pool.borrow_mut().pop().unwrap_or_else(|| match (grpc, h2) {
+        (Some(grpc), _) => Handle::Grpc(grpc.clone()),
+        (None, Some(h2)) => Handle::H2(Rc::clone(h2)),
+        (None, None) => Handle::H1(None, addr),
+    })
+}
+
+/// Counts the requests sent before the signal (and their errors), and sorts
+/// those sent after it by how they ended.
+fn sort_samples(
+    samples: Vec<(Instant, Outcome, bool)>,
+    signal_instant: Instant,
+    readiness_off: Option<Duration>,
+    stopped_listening: Option<Duration>,
+) -> Driven {
+    let mut driven = Driven {
+        before: 0,
+        before_errors: BTreeMap::new(),
+        after: Vec::new(),
+        readiness_off,
+        stopped_listening,
+    };
+    for (sent, outcome, reused) in samples {
+        match sent.checked_duration_since(signal_instant) {
+            None => {
+                driven.before += 1;
+                if let Outcome::Error(class) = outcome {
+                    *driven.before_errors.entry(class).or_default() += 1;
+                }
+            }
+            Some(since) => driven.after.push(Sample {
+                sent: since,
+                class: classify(&outcome, reused),
+            }),
+        }
+    }
+    driven
 }
 
 /// From the signal to `until`, every [`PROBE_EVERY`]: `GET /health` on a new
@@ -302,7 +357,7 @@ async fn probe(
     addr: SocketAddr,
     signalled: Instant,
     until: Instant,
-) -> (Option<Duration>, Option<Duration>) {
+) -> ProbeTimes {
     let mut readiness_off = None;
     let mut stopped = None;
     while Instant::now() < until && (readiness_off.is_none() || stopped.is_none()) {
@@ -573,6 +628,51 @@ mod tests {
             ..drain()
         };
         assert_eq!(problems(&r, no_delay), Vec::<String>::new());
+    }
+
+    #[test]
+    fn samples_are_counted_before_the_signal_and_sorted_after_it() {
+        let signal = Instant::now();
+        let at = |ms: i64| {
+            let d = Duration::from_millis(ms.unsigned_abs());
+            if ms < 0 { signal - d } else { signal + d }
+        };
+        let err = |c: &str| Outcome::Error(c.to_owned());
+        let samples = vec![
+            (at(-20), Outcome::Ok, false),
+            (at(-10), err("http_500"), true),
+            (at(0), Outcome::Ok, true),
+            (at(5), err("connect"), false),
+            (at(7), err("reset"), true),
+        ];
+        let stopped = Some(Duration::from_millis(6));
+        let driven = sort_samples(samples, signal, None, stopped);
+        assert_eq!(driven.before, 2);
+        assert_eq!(
+            driven.before_errors,
+            BTreeMap::from([("http_500".to_owned(), 1)])
+        );
+        let after: Vec<(Duration, Class)> = driven
+            .after
+            .into_iter()
+            .map(|s| (s.sent, s.class))
+            .collect();
+        assert_eq!(
+            after,
+            vec![
+                (Duration::ZERO, Class::Completed),
+                (
+                    Duration::from_millis(5),
+                    Class::NotAccepted("connection refused")
+                ),
+                (
+                    Duration::from_millis(7),
+                    Class::Failed("reset on a reused keep-alive connection".into())
+                ),
+            ]
+        );
+        assert_eq!(driven.readiness_off, None);
+        assert_eq!(driven.stopped_listening, stopped);
     }
 
     #[test]

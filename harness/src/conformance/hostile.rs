@@ -699,12 +699,9 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
             ];
         }
     };
-    let get_user = GrpcRequest::GetUser(v1::GetUserRequest { id: 1 });
-    let expected_user = vec![super::model::user(1)];
     let baseline = subject.pid.and_then(rss_kib);
-
-    let mut flood = match Flood::open(subject.grpc).await {
-        Ok(flood) => Some(flood),
+    let flood = match Flood::open(subject.grpc).await {
+        Ok(flood) => flood,
         Err(err) => {
             return vec![
                 Check::fail(&served_name, vec![format!("opening the streams: {err:#}")]),
@@ -713,6 +710,39 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
             ];
         }
     };
+    let watched = watch_flood(flood, &other, subject.pid, baseline).await;
+    let served = served_during_flood(&served_name, &watched);
+    let rss = rss_growth(&rss_name, subject.pid, baseline, watched.peak);
+    // A fresh connection: the service must have come through.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = get_user_on_a_fresh_connection(subject.grpc).await;
+    vec![served, rss, Check::new(after_name, after)]
+}
+
+/// What was seen while the never-reading client was in place.
+struct FloodWatch {
+    /// Each GetUser on the other connection (`Err`: no answer within 2 s) and
+    /// how long it took.
+    answers: Vec<(Result<Outcome, tokio::time::error::Elapsed>, Duration)>,
+    /// Request bytes the echo streams got out.
+    sent: u64,
+    /// The service's peak RSS in KiB, from the baseline on.
+    peak: Option<u64>,
+}
+
+fn get_user_1() -> GrpcRequest {
+    GrpcRequest::GetUser(v1::GetUserRequest { id: 1 })
+}
+
+/// Leaves `flood` in place for [`FLOOD_FOR`], sending GetUser on `other`
+/// every 100 ms and reading the RSS of `pid`; then drops the flood.
+async fn watch_flood(
+    mut flood: Flood,
+    other: &GrpcClient,
+    pid: Option<u32>,
+    baseline: Option<u64>,
+) -> FloodWatch {
+    let get_user = get_user_1();
     let started = Instant::now();
     let mut answers = Vec::new();
     let mut peak = baseline;
@@ -720,21 +750,28 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
         let t = Instant::now();
         let outcome = tokio::time::timeout(Duration::from_secs(2), other.send(&get_user)).await;
         answers.push((outcome, t.elapsed()));
-        if let Some(pid) = subject.pid {
+        if let Some(pid) = pid {
             peak = peak.max(rss_kib(pid));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let sent = flood.as_ref().map_or(0, |f| f.sent.load(Ordering::Relaxed));
-    if let Some(pid) = subject.pid {
+    let sent = flood.sent.load(Ordering::Relaxed);
+    if let Some(pid) = pid {
         peak = peak.max(rss_kib(pid));
     }
-    if let Some(f) = flood.as_mut() {
-        f.tasks.abort_all();
-    }
+    flood.tasks.abort_all();
     drop(flood);
+    FloodWatch {
+        answers,
+        sent,
+        peak,
+    }
+}
 
-    let mut served = served_meanwhile(&served_name, &answers, |(outcome, took)| {
+/// Each GetUser during the flood answered user 1 within [`SERVED_WITHIN`].
+fn served_during_flood(name: &str, watched: &FloodWatch) -> Check {
+    let expected_user = vec![super::model::user(1)];
+    let mut served = served_meanwhile(name, &watched.answers, |(outcome, took)| {
         let mut problems = Vec::new();
         match outcome {
             Err(_) => problems.push("no answer within 2 s".to_string()),
@@ -757,13 +794,17 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
     served.note = served.note.map(|n| {
         format!(
             "{n}; the echo streams got {:.1} MiB out",
-            sent as f64 / MIB as f64
+            watched.sent as f64 / MIB as f64
         )
     });
+    served
+}
 
-    let rss = match (subject.pid, baseline, peak) {
+/// The service's RSS grew less than [`FLOOD_RSS_LIMIT_KIB`] from `baseline` to `peak`.
+fn rss_growth(name: &str, pid: Option<u32>, baseline: Option<u64>, peak: Option<u64>) -> Check {
+    match (pid, baseline, peak) {
         (None, ..) => Check::skip(
-            &rss_name,
+            name,
             "the harness did not start this process, so its memory cannot be read",
         ),
         (Some(_), Some(before), Some(peak)) => {
@@ -779,22 +820,21 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
                     peak as f64 / 1024.0
                 )]
             };
-            Check::new(&rss_name, problems).with_note(Some(format!(
+            Check::new(name, problems).with_note(Some(format!(
                 "RSS {:.1} → peak {:.1} MiB",
                 before as f64 / 1024.0,
                 peak as f64 / 1024.0
             )))
         }
-        (Some(pid), ..) => Check::fail(
-            &rss_name,
-            vec![format!("could not read /proc/{pid}/status")],
-        ),
-    };
+        (Some(pid), ..) => Check::fail(name, vec![format!("could not read /proc/{pid}/status")]),
+    }
+}
 
-    // A fresh connection: the service must have come through.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let after = match GrpcClient::connect(subject.grpc).await {
-        Ok(client) => match client.send(&get_user).await {
+/// GetUser 1 on a new connection: the problems, none when it answers user 1.
+async fn get_user_on_a_fresh_connection(addr: SocketAddr) -> Vec<String> {
+    let expected_user = vec![super::model::user(1)];
+    match GrpcClient::connect(addr).await {
+        Ok(client) => match client.send(&get_user_1()).await {
             Outcome::Grpc {
                 code: tonic::Code::Ok,
                 messages,
@@ -803,8 +843,7 @@ async fn never_reading_client(subject: &Subject) -> Vec<Check> {
             other => vec![format!("expected OK user 1, got {other}")],
         },
         Err(err) => vec![format!("expected OK user 1, got no connection: {err:#}")],
-    };
-    vec![served, rss, Check::new(after_name, after)]
+    }
 }
 
 #[cfg(test)]

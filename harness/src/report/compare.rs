@@ -140,6 +140,26 @@ pub fn compare_all(base: &[Analysis], head: &[Analysis], threshold: f64) -> Comp
 /// Each target of the pair, head against base.
 pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
     let targets = [head.pair.base.as_str(), head.pair.other.as_str()];
+    let (mut rows, unmatched) = scenario_rows(base, head, targets, threshold);
+    rows.extend(capacity_rows(base, head, targets, threshold));
+    rows.extend(startup_rows(base, head, targets, threshold));
+    rows.extend(size_rows(base, head, targets, threshold));
+    Comparison {
+        base: String::new(),
+        head: String::new(),
+        threshold,
+        rows,
+        unmatched,
+    }
+}
+
+/// Each metric of each scenario both runs have, and the scenarios only one has.
+fn scenario_rows(
+    base: &Analysis,
+    head: &Analysis,
+    targets: [&str; 2],
+    threshold: f64,
+) -> (Vec<Row>, Vec<String>) {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
     for hs in &head.scenarios {
@@ -179,6 +199,12 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
             unmatched.push(format!("{} (only in base)", bs.name));
         }
     }
+    (rows, unmatched)
+}
+
+/// The capacity at SLO of each sweep both runs have.
+fn capacity_rows(base: &Analysis, head: &Analysis, targets: [&str; 2], threshold: f64) -> Vec<Row> {
+    let mut rows = Vec::new();
     for hc in &head.capacity {
         let Some(bc) = base.capacity.iter().find(|c| c.scenario == hc.scenario) else {
             continue;
@@ -201,6 +227,12 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
             ));
         }
     }
+    rows
+}
+
+/// Warm startup times (the first spawn left out), when both runs timed startup.
+fn startup_rows(base: &Analysis, head: &Analysis, targets: [&str; 2], threshold: f64) -> Vec<Row> {
+    let mut rows = Vec::new();
     if let (Some(bs), Some(hs)) = (&base.startup, &head.startup) {
         for target in targets {
             let warm = |s: &analysis::StartupReport| -> Vec<f64> {
@@ -223,6 +255,12 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
             ));
         }
     }
+    rows
+}
+
+/// Each size both runs measured, for each target.
+fn size_rows(base: &Analysis, head: &Analysis, targets: [&str; 2], threshold: f64) -> Vec<Row> {
+    let mut rows = Vec::new();
     for hsz in &head.sizes {
         let Some(bsz) = base.sizes.iter().find(|c| c.metric == hsz.metric) else {
             continue;
@@ -252,13 +290,7 @@ pub fn compare(base: &Analysis, head: &Analysis, threshold: f64) -> Comparison {
             ));
         }
     }
-    Comparison {
-        base: String::new(),
-        head: String::new(),
-        threshold,
-        rows,
-        unmatched,
-    }
+    rows
 }
 
 fn change_text(c: Option<Change>) -> &'static str {

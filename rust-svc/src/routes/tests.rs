@@ -792,9 +792,9 @@ fn closes(reply: &Reply) -> bool {
 }
 
 #[tokio::test]
-async fn unread_bodies_are_discarded_or_close_the_connection() {
+async fn small_unread_bodies_are_discarded() {
     let app = app();
-    // Small unread bodies are discarded: the connection stays usable.
+    // Under 256 KiB left unread: discarded, and the connection stays usable.
     let reply = send(
         &app,
         with_body(
@@ -830,8 +830,12 @@ async fn unread_bodies_are_discarded_or_close_the_connection() {
     .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(!closes(&reply));
+}
 
-    // 256 KiB or more left unread, by Content-Length or while discarding: close.
+#[tokio::test]
+async fn large_unread_bodies_close_the_connection() {
+    let app = app();
+    // 256 KiB or more left unread, by Content-Length or while discarding.
     let reply = send(
         &app,
         with_body(
@@ -853,18 +857,24 @@ async fn unread_bodies_are_discarded_or_close_the_connection() {
     let reply = send(&app, chunked).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(closes(&reply));
+}
 
-    // The client waits for `100 Continue`, which is never sent: close.
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_is_closed() {
+    // The client waits for `100 Continue`, which is never sent.
     let mut expecting = with_body(Method::POST, "/v1/echo", "text/plain", b"{}".to_vec());
     expecting.headers_mut().insert(
         header::EXPECT,
         http::HeaderValue::from_static("100-continue"),
     );
-    assert!(closes(&send(&app, expecting).await));
+    assert!(closes(&send(&app(), expecting).await));
+}
 
-    // A 413 always closes: the rest of the body is not read.
+#[tokio::test]
+async fn a_413_closes_the_connection() {
+    // The rest of the body is not read.
     let reply = send(
-        &app,
+        &app(),
         with_body(
             Method::POST,
             "/v1/echo",
@@ -879,8 +889,11 @@ async fn unread_bodies_are_discarded_or_close_the_connection() {
         "request body exceeds 1048576 bytes",
     );
     assert!(closes(&reply));
+}
 
-    // Bodies that were read, and HTTP/2, are left alone.
+#[tokio::test]
+async fn bodies_that_were_read_and_http2_keep_the_connection() {
+    let app = app();
     let reply = send(
         &app,
         with_body(

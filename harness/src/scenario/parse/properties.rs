@@ -269,8 +269,29 @@ impl Spec {
     }
 
     fn render(&self) -> Rendered {
-        let names = self.names();
         let mut w = Writer::default();
+        let body = self.write_call(&mut w);
+        self.write_params(&mut w);
+        let tables = self.write_load(&mut w);
+        if let Some(p99) = &self.slo {
+            w.line("");
+            w.line("[slo]");
+            w.key("p99", &format!("\"{}\"", p99.text()), Some(Field::P99));
+        }
+        // Arrays of tables last: a `[[load.stages]]` table ends the [load] keys.
+        write_stage_tables(&mut w, tables);
+        let mut text = w.lines.join("\n");
+        text.push('\n');
+        Rendered {
+            text,
+            body,
+            at: w.at,
+        }
+    }
+
+    /// The top-level keys, from `name` to `messages`; returns the body file's content.
+    fn write_call(&self, w: &mut Writer) -> Option<String> {
+        let names = self.names();
         w.key("name", "\"t\"", None);
         if let Some(d) = &self.description {
             w.key("description", &format!("\"{d}\""), None);
@@ -311,6 +332,10 @@ impl Spec {
             w.key("stream", &format!("\"{word}\""), None);
             w.key("messages", &messages.to_string(), Some(Field::Messages));
         }
+        body
+    }
+
+    fn write_params(&self, w: &mut Writer) {
         if !self.params.is_empty() {
             w.line("");
             w.line("[params]");
@@ -318,6 +343,10 @@ impl Spec {
                 w.key(name, &p.toml(), Some(Field::Param(i)));
             }
         }
+    }
+
+    /// The `[load]` table's keys; returns the stages to write as `[[load.stages]]`.
+    fn write_load(&self, w: &mut Writer) -> Option<&[(u64, Dur, Option<bool>)]> {
         let l = &self.load;
         w.line("");
         w.line("[load]");
@@ -361,50 +390,17 @@ impl Spec {
                 w.key(key, &format!("\"{}\"", d.text()), Some(field));
             }
         }
-        let mut tables = None;
         match &l.rate {
-            None => {}
-            Some(Rate::Plain(r)) => w.key("rate", &r.to_string(), Some(Field::Rate)),
+            None => None,
+            Some(Rate::Plain(r)) => {
+                w.key("rate", &r.to_string(), Some(Field::Rate));
+                None
+            }
             Some(Rate::Stages(stages, false)) => {
-                w.line("stages = [");
-                for (i, (rate, d, ramp)) in stages.iter().enumerate() {
-                    w.push(if i == 0 { "{ rate = " } else { ", { rate = " }, None);
-                    w.push(&rate.to_string(), Some(Field::StageRate(i)));
-                    w.push(", duration = ", None);
-                    w.push(&format!("\"{}\"", d.text()), Some(Field::StageDuration(i)));
-                    if let Some(r) = ramp {
-                        w.push(&format!(", ramp = {r}"), None);
-                    }
-                    w.push(" }", None);
-                }
-                w.push("]", None);
+                write_inline_stages(w, stages);
+                None
             }
-            Some(Rate::Stages(stages, true)) => tables = Some(stages),
-        }
-        if let Some(p99) = &self.slo {
-            w.line("");
-            w.line("[slo]");
-            w.key("p99", &format!("\"{}\"", p99.text()), Some(Field::P99));
-        }
-        // Arrays of tables last: a `[[load.stages]]` table ends the [load] keys.
-        for (i, (rate, d, ramp)) in tables.into_iter().flatten().enumerate() {
-            w.line("[[load.stages]]");
-            w.key("rate", &rate.to_string(), Some(Field::StageRate(i)));
-            w.key(
-                "duration",
-                &format!("\"{}\"", d.text()),
-                Some(Field::StageDuration(i)),
-            );
-            if let Some(r) = ramp {
-                w.key("ramp", &r.to_string(), None);
-            }
-        }
-        let mut text = w.lines.join("\n");
-        text.push('\n');
-        Rendered {
-            text,
-            body,
-            at: w.at,
+            Some(Rate::Stages(stages, true)) => Some(stages),
         }
     }
 
@@ -436,6 +432,38 @@ impl Spec {
                 let total = stages.iter().map(|s| s.duration).sum();
                 (Model::Open, stages, total)
             }
+        }
+    }
+}
+
+/// `stages = [{ rate = …, duration = "…" }, …]` on one line.
+fn write_inline_stages(w: &mut Writer, stages: &[(u64, Dur, Option<bool>)]) {
+    w.line("stages = [");
+    for (i, (rate, d, ramp)) in stages.iter().enumerate() {
+        w.push(if i == 0 { "{ rate = " } else { ", { rate = " }, None);
+        w.push(&rate.to_string(), Some(Field::StageRate(i)));
+        w.push(", duration = ", None);
+        w.push(&format!("\"{}\"", d.text()), Some(Field::StageDuration(i)));
+        if let Some(r) = ramp {
+            w.push(&format!(", ramp = {r}"), None);
+        }
+        w.push(" }", None);
+    }
+    w.push("]", None);
+}
+
+/// One `[[load.stages]]` table per stage.
+fn write_stage_tables(w: &mut Writer, stages: Option<&[(u64, Dur, Option<bool>)]>) {
+    for (i, (rate, d, ramp)) in stages.into_iter().flatten().enumerate() {
+        w.line("[[load.stages]]");
+        w.key("rate", &rate.to_string(), Some(Field::StageRate(i)));
+        w.key(
+            "duration",
+            &format!("\"{}\"", d.text()),
+            Some(Field::StageDuration(i)),
+        );
+        if let Some(r) = ramp {
+            w.key("ramp", &r.to_string(), None);
         }
     }
 }
