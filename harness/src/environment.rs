@@ -5,34 +5,39 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `environment` object of results.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     pub rustc: Option<String>,
     pub go: Option<String>,
     /// Resolved versions from the lock files, each target's `libraries` in
     /// the registry.
+    #[serde(default)]
     pub libraries: Vec<Library>,
     /// Full commit hash of the repository.
     pub commit: Option<String>,
     /// Tracked files differ from the commit.
     pub dirty: Option<bool>,
-    pub harness_version: &'static str,
+    /// Always written; optional for reading.
+    pub harness_version: Option<String>,
     /// The command line, shell-quoted.
+    #[serde(default)]
     pub command: String,
     /// UTC, RFC 3339.
+    #[serde(default)]
     pub started: String,
+    #[serde(default)]
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Library {
     pub name: String,
     pub version: Option<String>,
     /// The target's name.
-    pub used_by: &'static str,
+    pub used_by: String,
 }
 
 impl Environment {
@@ -66,7 +71,7 @@ impl Environment {
             libraries: Vec::new(),
             commit,
             dirty,
-            harness_version: env!("CARGO_PKG_VERSION"),
+            harness_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             command: std::env::args()
                 .map(|a| shell_quote(&a))
                 .collect::<Vec<_>>()

@@ -12,34 +12,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde::Serialize;
 
+use crate::results::ArtifactRecord;
 use crate::target::{Layout, Target};
-
-/// One service's sizes: an entry of `artifacts` in `results.json`
-/// (`reports/README.md` documents each field).
-#[derive(Debug, Clone, Serialize)]
-pub struct Artifact {
-    pub target: &'static str,
-    /// The benchmarked binary, as `harness build` leaves it.
-    pub binary_bytes: u64,
-    /// The same after `strip --strip-all`.
-    pub binary_stripped_bytes: Option<u64>,
-    /// Why `binary_stripped_bytes` is null.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub binary_note: Option<String>,
-    /// The static build that goes into the image.
-    pub static_binary_bytes: Option<u64>,
-    pub image: Option<String>,
-    pub image_builder: Option<String>,
-    /// `<builder> image inspect`'s `.Size`: the unpacked image.
-    pub image_bytes: Option<u64>,
-    /// The layers gzipped at the default level, as a registry stores them.
-    pub image_compressed_bytes: Option<u64>,
-    pub image_layers: Option<u64>,
-    /// Why an image figure is null.
-    pub image_note: Option<String>,
-}
 
 /// Which program builds the images (`--builder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -190,7 +165,7 @@ fn measure(
     builder_name: Option<String>,
     build: bool,
     revision: Option<&str>,
-) -> anyhow::Result<(Artifact, bool)> {
+) -> anyhow::Result<(ArtifactRecord, bool)> {
     if build {
         layout.build(target)?;
     }
@@ -204,8 +179,8 @@ fn measure(
         Ok(bytes) => (Some(bytes), None),
         Err(note) => (None, Some(note)),
     };
-    let mut artifact = Artifact {
-        target: target.name(),
+    let mut artifact = ArtifactRecord {
+        target: target.name().to_owned(),
         binary_bytes,
         binary_stripped_bytes,
         binary_note,
@@ -411,7 +386,7 @@ impl Builder {
         binary: &Path,
         reference: &str,
         revision: Option<&str>,
-        artifact: &mut Artifact,
+        artifact: &mut ArtifactRecord,
     ) -> anyhow::Result<bool> {
         let name = self.kind.name();
         let context = tempfile::tempdir().context("creating the build context")?;
@@ -836,7 +811,7 @@ fn resolve(links: &HashMap<String, String>, mut path: String) -> String {
 // Output
 
 /// One column per target, one row per figure, then the notes.
-pub fn table(artifacts: &[Artifact]) -> String {
+pub fn table(artifacts: &[ArtifactRecord]) -> String {
     let bytes = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), human_bytes);
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
     let rows: Vec<(&str, Vec<String>)> = vec![
@@ -1208,8 +1183,8 @@ mod tests {
             .split("## `artifacts[]`")
             .nth(1)
             .expect("reports/README.md has an `artifacts[]` section");
-        let artifact = Artifact {
-            target: "rust",
+        let artifact = ArtifactRecord {
+            target: "rust".to_owned(),
             binary_bytes: 1,
             binary_stripped_bytes: None,
             binary_note: Some(String::new()),
@@ -1232,8 +1207,8 @@ mod tests {
 
     #[test]
     fn the_table_shows_bytes_mib_and_notes() {
-        let artifact = Artifact {
-            target: "go",
+        let artifact = ArtifactRecord {
+            target: "go".to_owned(),
             binary_bytes: 12_345_678,
             binary_stripped_bytes: None,
             binary_note: Some("strip not found (install binutils)".to_owned()),
@@ -1255,7 +1230,7 @@ mod tests {
         let json = serde_json::to_value(&artifact).unwrap();
         assert_eq!(json["image_bytes"], serde_json::Value::Null);
         assert_eq!(json["binary_note"], "strip not found (install binutils)");
-        let measured = Artifact {
+        let measured = ArtifactRecord {
             binary_note: None,
             ..artifact
         };

@@ -15,7 +15,7 @@ use crate::placement::Placement;
 use crate::probe::Watch;
 use crate::report::terminal;
 use crate::results::DrainRecord;
-use crate::results::{Failure, ResultsFile, RunRecord, StreamLimit};
+use crate::results::{FailureRecord, ResultsFile, RunRecord, StreamLimit};
 use crate::scenario::{Protocol, Scenario};
 use crate::target::{Layout, RunWatch, Service, ServiceDied, Target};
 
@@ -117,7 +117,7 @@ pub struct Outcome {
     /// Drain runs, for `[drain]` scenarios.
     pub drains: Vec<DrainRecord>,
     /// Runs whose service died; the others went on.
-    pub failures: Vec<Failure>,
+    pub failures: Vec<FailureRecord>,
     /// The signal that stopped the command before the end, if one did.
     pub interrupted: Option<Signal>,
 }
@@ -221,7 +221,7 @@ async fn run_all(
                         }
                         Err(err) if err.is::<ServiceDied>() => {
                             eprintln!("FAILED: {err:#}");
-                            let failure = Failure::new(
+                            let failure = FailureRecord::new(
                                 "run",
                                 target.name(),
                                 &scenario.name,

@@ -32,7 +32,7 @@ pub fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
             };
             let results = analysis::read(&path)?;
             // The first comparison: the baseline against the first other target.
-            let pair = results.pairs().remove(0);
+            let pair = analysis::pairs(&results).remove(0);
             Ok(Run {
                 analysis: analysis::analyse(results, pair),
                 path,
@@ -354,9 +354,9 @@ mod tests {
     }
 
     fn analysis_with(rows: Vec<Comparison>) -> Analysis {
-        let results: analysis::ResultsIn =
+        let results: crate::results::Results =
             serde_json::from_str(r#"{"schema_version": 1, "complete": true}"#).unwrap();
-        let pair = results.pairs().remove(0);
+        let pair = analysis::pairs(&results).remove(0);
         let mut a = analysis::analyse(results, pair);
         a.headlines = rows;
         a

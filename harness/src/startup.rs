@@ -21,13 +21,12 @@ use anyhow::{Context, bail, ensure};
 use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde::Serialize;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::placement::{Placement, format_cpus};
-use crate::results::ResultsFile;
+use crate::results::{ResultsFile, StartupRecord, StartupStats};
 use crate::target::{Layout, Target};
 
 /// How long one readiness attempt (connect, request, answer) may take.
@@ -65,70 +64,6 @@ impl Options {
     }
 }
 
-/// One target's entry in `startup[]` of `results.json` (reports/README.md).
-#[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    pub target: String,
-    pub runs: usize,
-    pub server_cpus: Vec<usize>,
-    pub loadgen_cpus: Vec<usize>,
-    pub workers: usize,
-    /// What run 1 started from: whether the binary was evicted from the page cache.
-    pub cache: String,
-    pub poll_interval_us: u64,
-    /// Spawn to both HTTP and gRPC ready (the later of the two).
-    pub ready_ms: Stats,
-    /// Spawn to the first `GET /health` answered 200.
-    pub http_ready_ms: Stats,
-    /// Spawn to the first gRPC health check answered SERVING.
-    pub grpc_ready_ms: Stats,
-    /// SIGTERM to the process reaped.
-    pub exit_ms: Stats,
-    pub placement_warnings: Vec<String>,
-}
-
-/// Milliseconds with microsecond precision. Percentiles are nearest-rank:
-/// the p-th percentile of n samples is the ⌈p·n/100⌉-th smallest, so it is
-/// always one of the samples (n = 20: p50 is the 10th, p90 the 18th).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stats {
-    pub min: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub max: f64,
-    /// In run order: `samples[0]` is the cold run.
-    pub samples: Vec<f64>,
-}
-
-impl Stats {
-    /// `None` without samples.
-    pub fn of(samples: &[Duration]) -> Option<Self> {
-        let samples: Vec<f64> = samples.iter().map(|d| millis(*d)).collect();
-        let mut sorted = samples.clone();
-        sorted.sort_by(f64::total_cmp);
-        Some(Self {
-            min: *sorted.first()?,
-            p50: nearest_rank(&sorted, 50),
-            p90: nearest_rank(&sorted, 90),
-            max: *sorted.last()?,
-            samples,
-        })
-    }
-}
-
-/// The `percent`-th percentile of non-empty `sorted` by the nearest-rank rule.
-fn nearest_rank(sorted: &[f64], percent: usize) -> f64 {
-    let rank = (percent * sorted.len())
-        .div_ceil(100)
-        .clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// Whole microseconds, as milliseconds.
-fn millis(d: Duration) -> f64 {
-    d.as_micros() as f64 / 1000.0
-}
-
 /// `harness startup`: builds the targets unless `build` is false, pins the
 /// calling thread to the generator's CPUs, measures each target, prints its
 /// table and adds its record to `out/results.json`.
@@ -138,7 +73,7 @@ pub fn run(
     options: &Options,
     build: bool,
     out: Option<&Path>,
-) -> anyhow::Result<Vec<Record>> {
+) -> anyhow::Result<Vec<StartupRecord>> {
     if build {
         for &target in targets {
             layout.build(target)?;
@@ -167,7 +102,11 @@ pub fn run(
 
 /// Starts `target` `options.runs` times, each a fresh process, and times its
 /// start and its stop. Run 1 starts with the binary evicted from the page cache.
-pub fn measure(layout: &Layout, target: Target, options: &Options) -> anyhow::Result<Record> {
+pub fn measure(
+    layout: &Layout,
+    target: Target,
+    options: &Options,
+) -> anyhow::Result<StartupRecord> {
     let mut records = measure_all(layout, &[target], options)?;
     Ok(records.remove(0))
 }
@@ -179,7 +118,7 @@ fn measure_all(
     layout: &Layout,
     targets: &[Target],
     options: &Options,
-) -> anyhow::Result<Vec<Record>> {
+) -> anyhow::Result<Vec<StartupRecord>> {
     ensure!(options.runs >= 1, "startup needs at least one run");
     let mut series = targets
         .iter()
@@ -255,9 +194,9 @@ impl Series {
         Ok(())
     }
 
-    fn record(self, options: &Options) -> anyhow::Result<Record> {
-        let stats = |samples: &[Duration]| Stats::of(samples).context("no samples");
-        Ok(Record {
+    fn record(self, options: &Options) -> anyhow::Result<StartupRecord> {
+        let stats = |samples: &[Duration]| StartupStats::of(samples).context("no samples");
+        Ok(StartupRecord {
             target: self.target.name().to_owned(),
             runs: options.runs,
             server_cpus: options.placement.server_cpus.clone(),
@@ -561,7 +500,7 @@ fn resident_pages(file: &File) -> anyhow::Result<(usize, usize)> {
 }
 
 /// The terminal table of one target: cold sample and min/p50/p90/max, in ms.
-pub fn table(record: &Record) -> String {
+pub fn table(record: &StartupRecord) -> String {
     let mut out = format!(
         "startup {}: {} runs, server CPUs {} ({} workers), polled from CPUs {} every {}µs\n",
         record.target,
@@ -603,36 +542,9 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_are_nearest_rank() {
-        // 1..=20 in reverse run order: p50 is the 10th smallest, p90 the 18th.
-        let samples: Vec<u64> = (1..=20).rev().collect();
-        let stats = Stats::of(&ms(&samples)).unwrap();
-        assert_eq!(
-            (stats.min, stats.p50, stats.p90, stats.max),
-            (1.0, 10.0, 18.0, 20.0)
-        );
-        assert_eq!(stats.samples[0], 20.0, "samples stay in run order");
-        let one = Stats::of(&ms(&[7])).unwrap();
-        assert_eq!((one.min, one.p50, one.p90, one.max), (7.0, 7.0, 7.0, 7.0));
-        let three = Stats::of(&ms(&[30, 10, 20])).unwrap();
-        // ⌈1.5⌉ = 2nd and ⌈2.7⌉ = 3rd smallest.
-        assert_eq!((three.p50, three.p90), (20.0, 30.0));
-        let ten = Stats::of(&ms(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])).unwrap();
-        assert_eq!((ten.p50, ten.p90), (5.0, 9.0));
-        assert!(Stats::of(&[]).is_none());
-    }
-
-    #[test]
-    fn samples_keep_microseconds() {
-        let stats = Stats::of(&[Duration::from_nanos(12_345_678)]).unwrap();
-        assert_eq!(stats.samples, vec![12.345]);
-        assert_eq!(millis(Duration::from_micros(999)), 0.999);
-    }
-
-    #[test]
     fn the_table_shows_the_cold_run_and_every_percentile() {
-        let stats = |first: u64| Stats::of(&ms(&[first, 2, 3, 4])).unwrap();
-        let record = Record {
+        let stats = |first: u64| StartupStats::of(&ms(&[first, 2, 3, 4])).unwrap();
+        let record = StartupRecord {
             target: "rust".into(),
             runs: 4,
             server_cpus: vec![0],

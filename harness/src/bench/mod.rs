@@ -3,13 +3,11 @@
 //! capacity, times startup, measures images, then writes the reports. Every
 //! result is added to `results.json` as soon as it is measured.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde::Serialize;
 
 use crate::drain;
 use crate::environment::Environment;
@@ -17,7 +15,9 @@ use crate::interrupt::{self, Interrupted};
 use crate::load::{self, Edge, WindowHook};
 use crate::placement::Placement;
 use crate::probe::procfs::Process;
-use crate::results::{Failure, ResultsFile, RunRecord};
+use crate::results::{
+    CapacityRecord, CapacityStage, FailureRecord, ResultsFile, RunRecord, SuiteRecord,
+};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Protocol, Scenario};
 use crate::suite::{Capacity, CapacityScenario, Suite};
@@ -39,85 +39,6 @@ pub struct Options {
     /// Keep the service's and the generator's CPUs from halting while the
     /// scenarios, startup and images are measured (`placement::Awake`).
     pub keep_awake: bool,
-}
-
-/// The `suite` object of results.json.
-#[derive(Debug, Serialize)]
-struct SuiteRecord<'a> {
-    name: &'a str,
-    description: &'a str,
-    path: String,
-    targets: Vec<&'static str>,
-    /// Every ratio is another target's figure / this one's.
-    baseline: &'static str,
-    repetitions: u32,
-    /// Scenarios that run another number of repetitions than the suite's.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    scenario_repetitions: BTreeMap<&'a str, u32>,
-    /// `--retries`: how many more tries a spoiled run gets in its place.
-    retries: u32,
-    idle_wait_s: f64,
-    after_wait_s: f64,
-    scenarios: Vec<&'a str>,
-    startup_runs: u32,
-    images: bool,
-    capacity_scenarios: Vec<&'a str>,
-    capacity_repetitions: u32,
-    /// The conformance suite passed for every target before any load.
-    verified: bool,
-    server_cpus: &'a [usize],
-    loadgen_cpus: &'a [usize],
-    /// CPUs a SCHED_IDLE spinner kept from halting (empty: --let-cpus-idle).
-    cpus_kept_awake: Vec<usize>,
-}
-
-/// One capacity sweep: one target, one scenario, one repetition.
-#[derive(Debug, Clone, Serialize)]
-pub struct CapacityRecord {
-    pub scenario: String,
-    pub target: &'static str,
-    pub repetition: u32,
-    pub protocol: &'static str,
-    pub call: String,
-    pub slo_p99_us: u64,
-    pub stage_s: f64,
-    pub warmup_s: f64,
-    pub concurrency: usize,
-    pub connections: usize,
-    /// The highest offered rate whose stage held the SLO with no errors; null
-    /// when the first stage already broke.
-    pub capacity_rps: Option<f64>,
-    /// What ended the sweep: "slo", "errors", "generator" (the generator could
-    /// not keep its schedule, so capacity is a lower bound), or "max rate".
-    pub limited_by: String,
-    pub note: Option<String>,
-    pub stages: Vec<CapacityStage>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CapacityStage {
-    pub offered_rps: f64,
-    pub achieved_rps: f64,
-    pub requests: u64,
-    pub ok: u64,
-    pub errors: u64,
-    pub dropped: u64,
-    /// Requests that waited for the in-flight cap (the service was behind).
-    pub cap_waits: u64,
-    pub p50_us: Option<u64>,
-    pub p99_us: Option<u64>,
-    pub p999_us: Option<u64>,
-    pub generator_saturated: bool,
-    /// The generator's CPU use over the stage, in % of its CPUs.
-    pub loadgen_cpu_pct: f64,
-    /// Service CPU (user + system) per request over the stage, in µs.
-    pub server_cpu_us_per_request: Option<f64>,
-    pub server_cpu_pct: Option<f64>,
-    pub held: bool,
-    /// What broke the stage first: "errors", "slo" or "generator".
-    pub limit: Option<&'static str>,
-    /// Why the stage did not hold.
-    pub broke: Option<String>,
 }
 
 /// Runs `suite`; returns false when a run failed or an image could not be
@@ -285,7 +206,7 @@ impl Measure<'_> {
         began: Instant,
     ) -> Tried {
         eprintln!("  FAILED: {err:#}");
-        let failure = Failure::new(
+        let failure = FailureRecord::new(
             kind,
             target.name(),
             &scenario.name,
@@ -334,7 +255,7 @@ impl Executor for Measure<'_> {
                 // A probe that could not read the service is the
                 // instrument's failure: the place is tried again.
                 let probe = err.is::<runner::ProbeFailed>();
-                let mut failure = Failure::new(
+                let mut failure = FailureRecord::new(
                     "run",
                     place.target.name(),
                     &place.scenario.name,
@@ -460,41 +381,41 @@ fn spoiled(record: &RunRecord) -> Option<String> {
         })
 }
 
-fn suite_record<'a>(suite: &'a Suite, options: &'a Options) -> SuiteRecord<'a> {
+fn suite_record(suite: &Suite, options: &Options) -> SuiteRecord {
     SuiteRecord {
-        name: &suite.name,
-        description: &suite.description,
+        name: suite.name.clone(),
+        description: suite.description.clone(),
         path: suite.path.display().to_string(),
-        targets: suite.targets.iter().map(|t| t.name()).collect(),
-        baseline: suite.baseline.name(),
+        targets: suite.targets.iter().map(|t| t.name().to_owned()).collect(),
+        baseline: Some(suite.baseline.name().to_owned()),
         repetitions: suite.repetitions,
         scenario_repetitions: suite
             .scenarios
             .iter()
             .zip(&suite.scenario_repetitions)
             .filter(|&(_, &r)| r != suite.repetitions)
-            .map(|(s, &r)| (s.name.as_str(), r))
+            .map(|(s, &r)| (s.name.clone(), r))
             .collect(),
         retries: options.retries,
         idle_wait_s: suite.idle_wait.as_secs_f64(),
         after_wait_s: suite.after_wait.as_secs_f64(),
-        scenarios: suite.scenarios.iter().map(|s| s.name.as_str()).collect(),
+        scenarios: suite.scenarios.iter().map(|s| s.name.clone()).collect(),
         startup_runs: suite.startup_runs,
         images: suite.images,
         capacity_scenarios: suite
             .capacity
             .iter()
-            .flat_map(|c| c.scenarios.iter().map(|s| s.scenario.name.as_str()))
+            .flat_map(|c| c.scenarios.iter().map(|s| s.scenario.name.clone()))
             .collect(),
         capacity_repetitions: suite.capacity.as_ref().map_or(0, |c| c.repetitions),
         verified: options.verify,
-        server_cpus: &options.placement.server_cpus,
-        loadgen_cpus: &options.placement.loadgen_cpus,
-        cpus_kept_awake: if options.keep_awake {
+        server_cpus: options.placement.server_cpus.clone(),
+        loadgen_cpus: options.placement.loadgen_cpus.clone(),
+        cpus_kept_awake: Some(if options.keep_awake {
             options.placement.all_cpus()
         } else {
             Vec::new()
-        },
+        }),
     }
 }
 
@@ -694,9 +615,9 @@ async fn sweep(
     let load = &cs.scenario.load;
     Ok(CapacityRecord {
         scenario: cs.scenario.name.clone(),
-        target: target.name(),
+        target: target.name().to_owned(),
         repetition: rep,
-        protocol: cs.scenario.protocol.name(),
+        protocol: cs.scenario.protocol.name().to_owned(),
         call: crate::results::call_text(&cs.scenario),
         slo_p99_us: slo_us,
         stage_s: capacity.stage.as_secs_f64(),
@@ -752,8 +673,8 @@ fn limit_of(
 }
 
 /// What broke a stage: errors first, then the SLO, then the generator.
-fn kind_of(stage: &CapacityStage) -> &'static str {
-    stage.limit.unwrap_or("generator")
+fn kind_of(stage: &CapacityStage) -> &str {
+    stage.limit.as_deref().unwrap_or("generator")
 }
 
 /// The service's CPU seconds at the start and the end of a stage's window.
@@ -865,7 +786,7 @@ fn stage_of(r: &RunRecord, slo_us: u64, server_cpu: Option<(f64, f64)>) -> Capac
             .filter(|(_, wall)| *wall > 0.0)
             .map(|(cpu, wall)| 100.0 * cpu / wall),
         held: broke.is_empty(),
-        limit,
+        limit: limit.map(str::to_owned),
         broke: (!broke.is_empty()).then(|| broke.join("; ")),
     }
 }

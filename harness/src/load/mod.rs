@@ -75,10 +75,14 @@ impl std::fmt::Debug for WindowHook {
 }
 
 /// One second of the measured window, by completion time.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Point {
-    pub t_s: u64,
+    /// The second's start: always whole, and written as an integer; a float
+    /// because the charts place it on a continuous axis.
+    #[serde(serialize_with = "whole_seconds")]
+    pub t_s: f64,
     pub requests: u64,
+    #[serde(default)]
     pub errors: u64,
     /// None when no request succeeded in that second.
     pub p50_us: Option<u64>,
@@ -104,9 +108,20 @@ pub struct Measured {
     pub scheduling: Scheduling,
 }
 
+/// `t_s` as results.json has always had it: `3`, not `3.0`.
+fn whole_seconds<S: serde::Serializer>(t_s: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if t_s.fract() == 0.0 && (0.0..u64::MAX as f64).contains(t_s) {
+        s.serialize_u64(*t_s as u64)
+    } else {
+        s.serialize_f64(*t_s)
+    }
+}
+
 /// How the load workers were scheduled over the measured window: the
 /// `loadgen` fields of a run in results.json that explain scheduler lag.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+/// Files written before these were recorded lack them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Scheduling {
     /// The workers' real-time priority: "SCHED_FIFO 1" (open loop), how it
     /// ended if a worker had to give it up, "unavailable: EPERM" (not
@@ -562,7 +577,7 @@ impl TimelineBuilder {
         if let Some((requests, errors, h)) = self.pending.remove(&second) {
             let ok = !h.is_empty();
             let point = Point {
-                t_s: second,
+                t_s: second as f64,
                 requests,
                 errors,
                 p50_us: ok.then(|| h.value_at_quantile(0.5)),
@@ -587,7 +602,7 @@ impl TimelineBuilder {
         (0..self.seconds)
             .map(|t_s| {
                 self.points.remove(&t_s).unwrap_or(Point {
-                    t_s,
+                    t_s: t_s as f64,
                     requests: 0,
                     errors: 0,
                     p50_us: None,

@@ -210,9 +210,11 @@ impl Recorder {
 }
 
 /// Latency summary in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
+    #[serde(default)]
     pub min: u64,
+    #[serde(default)]
     pub mean: f64,
     pub p50: u64,
     pub p90: u64,

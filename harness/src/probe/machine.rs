@@ -1,8 +1,10 @@
 //! The machine a command ran on, recorded once per results file.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// `machine` in results.json. `detect` fills every field; they are optional
+/// for reading files that lack them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Machine {
     /// `model name` from /proc/cpuinfo; null with `cpu_model_note` when absent
     /// (some architectures do not report one).
@@ -10,12 +12,13 @@ pub struct Machine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_model_note: Option<String>,
     /// CPUs the kernel has online.
-    pub cpus_online: usize,
+    pub cpus_online: Option<usize>,
     /// CPUs the harness was allowed to use when it started (its affinity).
+    #[serde(default)]
     pub cpus_available: Vec<usize>,
     /// `uname -r`.
-    pub kernel: String,
-    pub arch: &'static str,
+    pub kernel: Option<String>,
+    pub arch: Option<String>,
 }
 
 impl Machine {
@@ -39,12 +42,14 @@ impl Machine {
                 .is_none()
                 .then(|| "/proc/cpuinfo has no `model name` line".to_owned()),
             cpu_model,
-            cpus_online: online,
+            cpus_online: Some(online),
             cpus_available: crate::placement::initial_cpus().unwrap_or_default(),
-            kernel: nix::sys::utsname::uname()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".to_owned()),
-            arch: std::env::consts::ARCH,
+            kernel: Some(
+                nix::sys::utsname::uname()
+                    .map(|u| u.release().to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "unknown".to_owned()),
+            ),
+            arch: Some(std::env::consts::ARCH.to_owned()),
         }
     }
 }
@@ -73,8 +78,8 @@ mod tests {
     #[test]
     fn detects_this_machine() {
         let m = Machine::detect();
-        assert!(m.cpus_online >= 1);
+        assert!(m.cpus_online.is_some_and(|n| n >= 1));
         assert!(!m.cpus_available.is_empty());
-        assert!(!m.kernel.is_empty());
+        assert!(m.kernel.is_some_and(|k| !k.is_empty()));
     }
 }

@@ -5,22 +5,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::procfs::{Process, Reading};
 use super::sampler::{Sample, Sampler};
 use crate::load::{Edge, WindowHook};
 
 /// The `server` object of a run in results.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerUsage {
+    #[serde(default)]
     pub pid: u32,
     /// The CPUs the kernel lets the service run on, read back from
     /// `/proc/PID/status` (not the set that was asked for).
+    #[serde(default)]
     pub pid_cpus: Vec<usize>,
     /// The `--workers` the service was started with.
     pub workers: usize,
     /// User + system CPU seconds over the measured window.
+    #[serde(default)]
     pub cpu_seconds: f64,
     /// `cpu_seconds` per request sent in the window, in µs. Null with no requests.
     pub cpu_us_per_request: Option<f64>,
@@ -32,11 +35,12 @@ pub struct ServerUsage {
     /// When each phase began, in seconds after the service was ready (the
     /// timeline's clock).
     pub phases_s: Phases,
+    #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
 }
 
 /// Memory in KiB at three moments of a run.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Memory {
     /// `idle_wait` after the service was ready, before any load.
     pub idle: u64,
@@ -48,19 +52,25 @@ pub struct Memory {
     pub after: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Reports read only the measured window; the other phases may be missing
+/// from files of older harnesses.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Phases {
+    #[serde(default)]
     pub load_start: f64,
     pub measure_start: f64,
     pub measure_end: f64,
+    #[serde(default)]
     pub load_end: f64,
+    #[serde(default)]
     pub after: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TimelinePoint {
     pub t_s: f64,
     pub rss_kib: u64,
+    #[serde(default)]
     pub anon_rss_kib: u64,
     /// CPU use since the previous sample, in % of one CPU (null for the first
     /// sample). The kernel counts CPU in clock ticks (10 ms), so a 100 ms

@@ -5,414 +5,52 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
+use crate::results::{ArtifactRecord, Results, RunRecord, StartupRecord, StartupStats};
 use crate::stats::{self, Better, CONFIDENCE, Interval, Verdict};
 
-// ---- input: the parts of results.json the reports read --------------------------
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ResultsIn {
-    pub schema_version: u32,
-    #[serde(default)]
-    pub complete: bool,
-    #[serde(default)]
-    pub harness_version: Option<String>,
-    #[serde(default)]
-    pub machine: Option<MachineIn>,
-    #[serde(default)]
-    pub suite: Option<SuiteIn>,
-    #[serde(default)]
-    pub environment: Option<EnvironmentIn>,
-    /// Empty in files written before targets had names (`rust`, `go`).
-    #[serde(default)]
-    pub targets: Vec<TargetIn>,
-    #[serde(default)]
-    pub runs: Vec<RunIn>,
-    #[serde(default)]
-    pub capacity: Vec<CapacityIn>,
-    #[serde(default)]
-    pub failures: Vec<FailureIn>,
-    #[serde(default)]
-    pub drains: Vec<crate::results::DrainRecord>,
-    #[serde(default)]
-    pub startup: Vec<StartupIn>,
-    #[serde(default)]
-    pub artifacts: Vec<ArtifactIn>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TargetIn {
-    pub name: String,
-    pub language: String,
-    pub framework: String,
-    pub version: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct MachineIn {
-    pub cpu_model: Option<String>,
-    pub cpus_online: Option<usize>,
-    #[serde(default)]
-    pub cpus_available: Vec<usize>,
-    pub kernel: Option<String>,
-    pub arch: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SuiteIn {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// Empty in files written before suites named their targets' order.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// None in files written before suites had a baseline: the first target.
-    #[serde(default)]
-    pub baseline: Option<String>,
-    pub repetitions: u32,
-    /// Scenarios that ran another number of repetitions than the suite's.
-    #[serde(default)]
-    pub scenario_repetitions: BTreeMap<String, u32>,
-    #[serde(default)]
-    pub verified: bool,
-    #[serde(default)]
-    pub idle_wait_s: f64,
-    #[serde(default)]
-    pub after_wait_s: f64,
-    #[serde(default)]
-    pub server_cpus: Vec<usize>,
-    #[serde(default)]
-    pub loadgen_cpus: Vec<usize>,
-    /// None in files written before the harness kept CPUs awake.
-    #[serde(default)]
-    pub cpus_kept_awake: Option<Vec<usize>>,
-}
-
-impl SuiteIn {
-    /// "3 repetitions", or "3 repetitions (5 for a, b)" when scenarios set
-    /// their own.
-    pub fn repetitions_text(&self) -> String {
-        let mut by_count: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
-        for (name, &n) in &self.scenario_repetitions {
-            by_count.entry(n).or_default().push(name);
-        }
-        let mut text = format!("{} repetitions", self.repetitions);
-        if !by_count.is_empty() {
-            let own: Vec<String> = by_count
-                .iter()
-                .map(|(n, names)| format!("{n} for {}", names.join(", ")))
-                .collect();
-            text.push_str(&format!(" ({})", own.join("; ")));
-        }
-        text
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct EnvironmentIn {
-    pub rustc: Option<String>,
-    pub go: Option<String>,
-    #[serde(default)]
-    pub libraries: Vec<LibraryIn>,
-    pub commit: Option<String>,
-    pub dirty: Option<bool>,
-    pub harness_version: Option<String>,
-    #[serde(default)]
-    pub command: String,
-    #[serde(default)]
-    pub started: String,
-    #[serde(default)]
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LibraryIn {
-    pub name: String,
-    pub version: Option<String>,
-    pub used_by: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct SummaryIn {
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PointIn {
-    pub t_s: f64,
-    pub requests: u64,
-    pub p50_us: Option<u64>,
-    pub p99_us: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct MemoryIn {
-    pub idle: u64,
-    pub peak: u64,
-    pub after: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PhasesIn {
-    pub measure_start: f64,
-    pub measure_end: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerPointIn {
-    pub t_s: f64,
-    pub rss_kib: u64,
-    pub cpu_pct: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServerIn {
-    pub cpu_us_per_request: Option<f64>,
-    pub cpu_pct: f64,
-    pub rss_kib: MemoryIn,
-    pub anon_rss_kib: MemoryIn,
-    pub phases_s: PhasesIn,
-    #[serde(default)]
-    pub timeline: Vec<ServerPointIn>,
-    #[serde(default)]
-    pub pid_cpus: Vec<usize>,
-    pub workers: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LoadgenIn {
-    #[serde(default)]
-    pub cpus: Vec<usize>,
-    pub workers: usize,
-    pub cpu_us_per_request: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunIn {
-    pub scenario: String,
-    pub repetition: Option<u32>,
-    /// Which try in its place (bench's --retries); absent before retries existed.
-    #[serde(default)]
-    pub attempt: Option<u32>,
-    /// Why this try was run again; such a try is not in the statistics.
-    #[serde(default)]
-    pub retried: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    pub target: String,
-    pub protocol: String,
-    pub model: String,
-    pub call: String,
-    pub stream: Option<String>,
-    pub offered_rps: Option<f64>,
-    pub achieved_rps: f64,
-    pub requests: u64,
-    pub ok: u64,
-    pub dropped: u64,
-    #[serde(default)]
-    pub errors: BTreeMap<String, u64>,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub generator_saturated: bool,
-    pub saturation: Option<String>,
-    pub latency_us: Option<SummaryIn>,
-    #[serde(default)]
-    pub histogram: String,
-    #[serde(default)]
-    pub timeline: Vec<PointIn>,
-    pub concurrency: usize,
-    pub connections: usize,
-    pub server: Option<ServerIn>,
-    pub loadgen: LoadgenIn,
-    #[serde(default)]
-    pub slo: SloIn,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SloIn {
-    pub p99_us: Option<u64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CapacityIn {
-    pub scenario: String,
-    pub target: String,
-    pub repetition: u32,
-    pub call: String,
-    pub protocol: String,
-    pub slo_p99_us: u64,
-    pub stage_s: f64,
-    pub concurrency: usize,
-    pub connections: usize,
-    pub capacity_rps: Option<f64>,
-    pub limited_by: String,
-    pub note: Option<String>,
-    pub stages: Vec<CapacityStageIn>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CapacityStageIn {
-    pub offered_rps: f64,
-    pub achieved_rps: f64,
-    pub p99_us: Option<u64>,
-    pub held: bool,
-    pub server_cpu_us_per_request: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct FailureIn {
-    pub kind: String,
-    pub target: String,
-    pub scenario: String,
-    /// Null for `harness run`.
-    #[serde(default)]
-    pub repetition: Option<u32>,
-    pub error: String,
-    #[serde(default)]
-    pub at: Option<String>,
-    #[serde(default)]
-    pub at_s: Option<f64>,
-    #[serde(default)]
-    pub signal: Option<String>,
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    #[serde(default)]
-    pub attempt: Option<u32>,
-    /// The place was run again, so this failure is a retried try.
-    #[serde(default)]
-    pub retried: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct StatsIn {
-    pub p50: f64,
-    pub p90: f64,
-    pub max: f64,
-    pub samples: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct StartupIn {
-    pub target: String,
-    pub runs: usize,
-    pub cache: String,
-    pub ready_ms: StatsIn,
-    pub exit_ms: StatsIn,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ArtifactIn {
-    pub target: String,
-    pub binary_bytes: u64,
-    pub binary_stripped_bytes: Option<u64>,
-    pub static_binary_bytes: Option<u64>,
-    pub image_bytes: Option<u64>,
-    pub image_compressed_bytes: Option<u64>,
-    pub image_note: Option<String>,
-}
-
-/// Reads a results.json.
-pub fn read(path: &std::path::Path) -> anyhow::Result<ResultsIn> {
+/// Reads a results.json, with the targets of files written before targets
+/// had names given the registry's names.
+pub fn read(path: &std::path::Path) -> anyhow::Result<Results> {
     let bytes = std::fs::read(path)
         .map_err(|err| anyhow::anyhow!("{}: cannot read it: {err}", path.display()))?;
-    crate::results::parse(path, &bytes)?;
-    // Parsed again as the reports' types, for the position of a wrong field.
-    let mut results: ResultsIn =
-        serde_json::from_slice(&bytes).map_err(|err| crate::results::json_error(path, &err))?;
+    let mut results = crate::results::parse(path, &bytes)?;
     results.name_legacy_targets();
     Ok(results)
 }
 
-impl ResultsIn {
-    /// A file written before targets had names calls them `rust` and `go`:
-    /// they are read as the default targets of those languages, as the
-    /// repository's registry names them (`rust-axum`, `go-gin`).
-    pub fn name_legacy_targets(&mut self) {
-        if !self.targets.is_empty() {
-            return;
-        }
-        let registry = crate::target::Registry::builtin();
-        let rename = |name: &mut String| *name = registry.legacy_name(name);
-        self.runs.iter_mut().for_each(|r| rename(&mut r.target));
-        self.capacity.iter_mut().for_each(|c| rename(&mut c.target));
-        self.failures.iter_mut().for_each(|f| rename(&mut f.target));
-        self.drains.iter_mut().for_each(|d| rename(&mut d.target));
-        self.startup.iter_mut().for_each(|s| rename(&mut s.target));
-        self.artifacts
-            .iter_mut()
-            .for_each(|a| rename(&mut a.target));
-        if let Some(suite) = &mut self.suite {
-            suite.targets.iter_mut().for_each(rename);
-            if let Some(b) = &mut suite.baseline {
-                rename(b);
-            }
-        }
+/// The comparisons a report makes: each target against the baseline
+/// (the suite's, else the first target). A single target is compared
+/// with nothing, and every ratio says so.
+pub fn pairs(results: &Results) -> Vec<Pair> {
+    let names = results.target_names();
+    let base = results
+        .suite
+        .as_ref()
+        .and_then(|s| s.baseline.clone())
+        .or_else(|| names.first().cloned())
+        .unwrap_or_else(|| NO_TARGET.to_owned());
+    let pairs: Vec<Pair> = names
+        .iter()
+        .filter(|n| **n != base)
+        .map(|other| Pair {
+            base: base.clone(),
+            other: other.clone(),
+        })
+        .collect();
+    if pairs.is_empty() {
+        return vec![Pair {
+            base,
+            other: NO_TARGET.to_owned(),
+        }];
     }
+    pairs
+}
 
-    /// The targets in order: the suite's, else as recorded, else as first met.
-    pub fn target_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = match &self.suite {
-            Some(s) if !s.targets.is_empty() => s.targets.clone(),
-            _ => self.targets.iter().map(|t| t.name.clone()).collect(),
-        };
-        let met = (self.runs.iter().map(|r| &r.target))
-            .chain(self.capacity.iter().map(|c| &c.target))
-            .chain(self.startup.iter().map(|s| &s.target))
-            .chain(self.artifacts.iter().map(|a| &a.target))
-            .chain(self.drains.iter().map(|d| &d.target));
-        for name in met {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        names
-    }
-
-    /// The comparisons a report makes: each target against the baseline
-    /// (the suite's, else the first target). A single target is compared
-    /// with nothing, and every ratio says so.
-    pub fn pairs(&self) -> Vec<Pair> {
-        let names = self.target_names();
-        let base = self
-            .suite
-            .as_ref()
-            .and_then(|s| s.baseline.clone())
-            .or_else(|| names.first().cloned())
-            .unwrap_or_else(|| NO_TARGET.to_owned());
-        let pairs: Vec<Pair> = names
-            .iter()
-            .filter(|n| **n != base)
-            .map(|other| Pair {
-                base: base.clone(),
-                other: other.clone(),
-            })
-            .collect();
-        if pairs.is_empty() {
-            return vec![Pair {
-                base,
-                other: NO_TARGET.to_owned(),
-            }];
-        }
-        pairs
-    }
-
-    /// Only what `pair`'s two targets ran.
-    fn of_pair(&self, pair: &Pair) -> Self {
-        let keep = |t: &String| *t == pair.base || *t == pair.other;
-        let mut results = self.clone();
-        results.runs.retain(|r| keep(&r.target));
-        results.capacity.retain(|c| keep(&c.target));
-        results.failures.retain(|f| keep(&f.target));
-        results.drains.retain(|d| keep(&d.target));
-        results.startup.retain(|s| keep(&s.target));
-        results.artifacts.retain(|a| keep(&a.target));
-        results
-    }
+/// Only what `pair`'s two targets ran.
+fn of_pair(results: &Results, pair: &Pair) -> Results {
+    let mut results = results.clone();
+    results.retain_targets(|t| t == pair.base || t == pair.other);
+    results
 }
 
 /// The other side of a pair when a run measured only one target.
@@ -426,7 +64,7 @@ pub struct Metric {
     pub name: &'static str,
     pub unit: &'static str,
     pub better: Better,
-    pub value: fn(&RunIn) -> Option<f64>,
+    pub value: fn(&RunRecord) -> Option<f64>,
     /// Only closed-loop runs (open loop's throughput is the offered rate).
     pub closed_only: bool,
 }
@@ -704,7 +342,7 @@ pub struct StartupReport {
 
 pub struct Analysis {
     /// Only what the pair's two targets ran.
-    pub results: ResultsIn,
+    pub results: Results,
     pub pair: Pair,
     pub headlines: Vec<Comparison>,
     pub scenarios: Vec<ScenarioReport>,
@@ -718,7 +356,7 @@ pub struct Analysis {
 }
 
 /// Why a run is kept out of the statistics, if it is.
-pub fn exclusion(run: &RunIn) -> Option<String> {
+pub fn exclusion(run: &RunRecord) -> Option<String> {
     let errors: u64 = run.errors.values().sum();
     let mut why = Vec::new();
     if errors > 0 {
@@ -740,18 +378,17 @@ pub fn exclusion(run: &RunIn) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// One analysis per comparison the results make ([`ResultsIn::pairs`]):
-/// each target against the baseline.
-pub fn analyse_all(results: &ResultsIn) -> Vec<Analysis> {
-    results
-        .pairs()
+/// One analysis per comparison the results make ([`pairs`]): each target
+/// against the baseline.
+pub fn analyse_all(results: &Results) -> Vec<Analysis> {
+    pairs(results)
         .into_iter()
-        .map(|pair| analyse(results.of_pair(&pair), pair))
+        .map(|pair| analyse(of_pair(results, &pair), pair))
         .collect()
 }
 
 /// The comparison of `pair`'s two targets in `results`.
-pub fn analyse(results: ResultsIn, pair: Pair) -> Analysis {
+pub fn analyse(results: Results, pair: Pair) -> Analysis {
     let mut flags = Vec::new();
     let mut retries = Vec::new();
     for r in results.runs.iter().filter(|r| r.retried.is_some()) {
@@ -833,7 +470,7 @@ pub fn analyse(results: ResultsIn, pair: Pair) -> Analysis {
 }
 
 fn scenario_report(
-    results: &ResultsIn,
+    results: &Results,
     pair: &Pair,
     name: &str,
     flags: &mut Vec<Flag>,
@@ -942,11 +579,7 @@ fn scenario_report(
     }
 }
 
-fn capacity_reports(
-    results: &ResultsIn,
-    pair: &Pair,
-    flags: &mut Vec<Flag>,
-) -> Vec<CapacityReport> {
+fn capacity_reports(results: &Results, pair: &Pair, flags: &mut Vec<Flag>) -> Vec<CapacityReport> {
     let mut names: Vec<&str> = Vec::new();
     for c in &results.capacity {
         if !names.contains(&c.scenario.as_str()) {
@@ -1065,14 +698,14 @@ fn capacity_reports(
 const STARTUP_NOTE: &str = "geometric mean of the warm runs (run 1, cold, is shown apart); \
                             the interval sees the spread within this one block of runs";
 
-fn startup_report(results: &ResultsIn, pair: &Pair) -> Option<StartupReport> {
+fn startup_report(results: &Results, pair: &Pair) -> Option<StartupReport> {
     let find = |t: &str| results.startup.iter().rev().find(|s| s.target == t);
     let (base, other) = (find(&pair.base), find(&pair.other));
     if base.is_none() && other.is_none() {
         return None;
     }
     // Warm runs only: run 1 starts with the binary evicted from the page cache.
-    let warm = |s: Option<&StartupIn>, f: fn(&StartupIn) -> &StatsIn| -> Vec<f64> {
+    let warm = |s: Option<&StartupRecord>, f: fn(&StartupRecord) -> &StartupStats| -> Vec<f64> {
         s.map(|s| f(s).samples.iter().skip(1).copied().collect())
             .unwrap_or_default()
     };
@@ -1120,13 +753,13 @@ fn startup_report(results: &ResultsIn, pair: &Pair) -> Option<StartupReport> {
 }
 
 /// Sizes are measured once (they are deterministic): the interval is the ratio itself.
-fn size_comparisons(results: &ResultsIn, pair: &Pair) -> Vec<Comparison> {
+fn size_comparisons(results: &Results, pair: &Pair) -> Vec<Comparison> {
     let find = |t: &str| results.artifacts.iter().rev().find(|a| a.target == t);
     let (base, other) = (find(&pair.base), find(&pair.other));
     if base.is_none() && other.is_none() {
         return Vec::new();
     }
-    type Size = fn(&ArtifactIn) -> Option<u64>;
+    type Size = fn(&ArtifactRecord) -> Option<u64>;
     let kinds: [(&str, Size); 5] = [
         ("binary", |a| Some(a.binary_bytes)),
         ("binary, stripped", |a| a.binary_stripped_bytes),
@@ -1137,7 +770,7 @@ fn size_comparisons(results: &ResultsIn, pair: &Pair) -> Vec<Comparison> {
     kinds
         .iter()
         .map(|(name, f)| {
-            let mib = |a: Option<&ArtifactIn>| -> Vec<f64> {
+            let mib = |a: Option<&ArtifactRecord>| -> Vec<f64> {
                 a.and_then(f)
                     .map(|b| b as f64 / (1024.0 * 1024.0))
                     .into_iter()
@@ -1168,7 +801,7 @@ fn aggregate(
     title: &str,
     metric: &str,
     scenarios: &[&ScenarioReport],
-    results: &ResultsIn,
+    results: &Results,
 ) -> Comparison {
     let m = METRICS
         .iter()
@@ -1240,7 +873,7 @@ fn aggregate(
 }
 
 fn headlines(
-    results: &ResultsIn,
+    results: &Results,
     pair: &Pair,
     scenarios: &[ScenarioReport],
     capacity: &[CapacityReport],
@@ -1396,7 +1029,7 @@ fn capacity_row(pair: &Pair, capacity: &[CapacityReport]) -> Comparison {
 }
 
 /// The idle-memory headline row.
-fn idle_memory_row(results: &ResultsIn, pair: &Pair, scenarios: &[ScenarioReport]) -> Comparison {
+fn idle_memory_row(results: &Results, pair: &Pair, scenarios: &[ScenarioReport]) -> Comparison {
     // Idle memory is the same measurement in every run (a fresh service). The
     // services of one repetition share its conditions, so the interval is over
     // repetitions, each one's median service: pooling every service (~48 a
@@ -1450,7 +1083,7 @@ impl Analysis {
 
 /// A metric's finite values over the kept runs (`kept`: run indices per target).
 fn kept_values(
-    runs: &[RunIn],
+    runs: &[RunRecord],
     kept: &BTreeMap<String, Vec<usize>>,
     target: &str,
     metric: &Metric,

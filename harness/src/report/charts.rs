@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use hdrhistogram::Histogram;
 
-use super::analysis::{Analysis, CapacityReport, Comparison, RunIn, ScenarioReport, StartupReport};
+use super::analysis::{Analysis, CapacityReport, Comparison, ScenarioReport, StartupReport};
 use super::plots;
+use crate::results::RunRecord;
 
 /// One chart: `plots/<name>.svg`.
 pub struct Chart {
@@ -16,7 +17,7 @@ pub struct Chart {
 }
 
 /// Decodes a run's latency histogram (V2 + deflate, base64, µs).
-pub fn histogram(run: &RunIn) -> anyhow::Result<Histogram<u64>> {
+pub fn histogram(run: &RunRecord) -> anyhow::Result<Histogram<u64>> {
     use base64::Engine;
     use hdrhistogram::serialization::Deserializer;
     let bytes = base64::engine::general_purpose::STANDARD
@@ -32,7 +33,7 @@ pub fn all(a: &Analysis) -> anyhow::Result<Vec<Chart>> {
     let mut charts = ratio_charts(a)?;
     for s in &a.scenarios {
         charts.push(spectrum(a, s)?);
-        let representative: BTreeMap<&String, &RunIn> = s
+        let representative: BTreeMap<&String, &RunRecord> = s
             .representative
             .iter()
             .map(|(t, &i)| (t, &a.results.runs[i]))
@@ -149,7 +150,7 @@ fn spectrum(a: &Analysis, s: &ScenarioReport) -> anyhow::Result<Chart> {
 }
 
 /// "rust-axum repetition 2, go-gin repetition 1": the runs a chart draws.
-fn representatives_text(representative: &BTreeMap<&String, &RunIn>) -> String {
+fn representatives_text(representative: &BTreeMap<&String, &RunRecord>) -> String {
     let reps: Vec<String> = representative
         .iter()
         .map(|(t, r)| {
@@ -167,7 +168,7 @@ fn representatives_text(representative: &BTreeMap<&String, &RunIn>) -> String {
 /// each target.
 fn timeline(
     s: &ScenarioReport,
-    representative: &BTreeMap<&String, &RunIn>,
+    representative: &BTreeMap<&String, &RunRecord>,
 ) -> anyhow::Result<Chart> {
     let timeline: Vec<plots::TimelineSeries> = representative
         .iter()
@@ -200,7 +201,10 @@ fn timeline(
 }
 
 /// The service's memory and CPU over the same runs as the timeline.
-fn usage(s: &ScenarioReport, representative: &BTreeMap<&String, &RunIn>) -> anyhow::Result<Chart> {
+fn usage(
+    s: &ScenarioReport,
+    representative: &BTreeMap<&String, &RunRecord>,
+) -> anyhow::Result<Chart> {
     let usage: Vec<plots::UsageSeries> = representative
         .iter()
         .filter_map(|(t, r)| {

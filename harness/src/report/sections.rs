@@ -510,7 +510,7 @@ pub fn environment_lines(a: &Analysis) -> Vec<String> {
     lines
 }
 
-fn placement_line(s: &super::analysis::SuiteIn) -> String {
+fn placement_line(s: &crate::results::SuiteRecord) -> String {
     let awake = match s.cpus_kept_awake.as_deref() {
         None => String::new(),
         Some([]) => "; CPUs allowed to halt when idle (--let-cpus-idle)".to_owned(),
@@ -527,7 +527,7 @@ fn placement_line(s: &super::analysis::SuiteIn) -> String {
     )
 }
 
-fn toolchain_lines(e: &super::analysis::EnvironmentIn) -> Vec<String> {
+fn toolchain_lines(e: &crate::environment::Environment) -> Vec<String> {
     let unknown = || "unknown".to_owned();
     let libs: Vec<String> = e
         .libraries

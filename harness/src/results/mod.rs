@@ -2,8 +2,11 @@
 //! Field names are a public interface (reports and external tools read them);
 //! `reports/README.md` documents each. The file is rewritten atomically after
 //! every run, so an interrupted command keeps what it measured.
+//!
+//! One set of types is written and read: a command adding to a file, and
+//! every report, read it through the records below. Files written by older
+//! harnesses lack some fields; those are `#[serde(default)]` or `Option`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,166 +14,150 @@ use anyhow::Context;
 use base64::Engine;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub mod artifact;
+pub mod capacity;
 pub mod drain;
+pub mod failure;
+pub mod run;
+pub mod startup;
+pub mod suite;
 pub mod summary;
+pub mod target;
 
+pub use artifact::ArtifactRecord;
+pub use capacity::{CapacityRecord, CapacityStage};
 pub use drain::DrainRecord;
+pub use failure::FailureRecord;
+pub use run::{Loadgen, RunRecord, Slo, StreamLimit};
+pub use startup::{StartupRecord, StartupStats};
+pub use suite::SuiteRecord;
+pub use target::TargetRecord;
 
-use crate::load::recorder::Summary;
-use crate::load::{Measured, Point};
+use crate::environment::Environment;
 use crate::probe::Machine;
-use crate::scenario::{Call, Expect, Model, Scenario};
+use crate::scenario::{Call, Expect, Scenario};
 use crate::target::Target;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole file. Commands add to it: `run` appends `runs`, `startup`
-/// appends `startup`, `images` appends `artifacts`. Entries are kept as JSON
-/// values so that a file written by an earlier command is carried over as is.
-#[derive(Debug, Serialize)]
+/// appends `startup`, `images` appends `artifacts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub schema_version: u32,
     /// False while a command is still writing (or if it was interrupted).
+    #[serde(default)]
     pub complete: bool,
-    pub harness_version: &'static str,
-    /// Where the latest command ran.
-    pub machine: Machine,
+    /// Always written; optional for reading.
+    #[serde(default)]
+    pub harness_version: Option<String>,
+    /// Where the latest command ran (always written; optional for reading).
+    #[serde(default)]
+    pub machine: Option<Machine>,
     /// `harness bench`: the suite that was run (null for other commands).
-    pub suite: Option<serde_json::Value>,
+    #[serde(default)]
+    pub suite: Option<SuiteRecord>,
     /// `harness bench`: toolchains, library versions, commit, command.
-    pub environment: Option<serde_json::Value>,
+    #[serde(default)]
+    pub environment: Option<Environment>,
     /// The targets the commands ran (from the registry, `targets.toml`), in
     /// the order they were first met: name, language, framework, version.
-    pub targets: Vec<serde_json::Value>,
-    pub runs: Vec<serde_json::Value>,
+    /// Empty in files written before targets had names (`rust`, `go`).
+    #[serde(default)]
+    pub targets: Vec<TargetRecord>,
+    #[serde(default)]
+    pub runs: Vec<RunRecord>,
     /// `harness bench`: capacity sweeps.
-    pub capacity: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub capacity: Vec<CapacityRecord>,
     /// Runs that could not be measured (`harness bench`; `harness run`: runs
     /// whose service died), when, and why.
-    pub failures: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub failures: Vec<FailureRecord>,
     /// Drain scenarios: SIGTERM under load, request by request.
-    pub drains: Vec<serde_json::Value>,
-    pub startup: Vec<serde_json::Value>,
-    pub artifacts: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub drains: Vec<DrainRecord>,
+    #[serde(default)]
+    pub startup: Vec<StartupRecord>,
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactRecord>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RunRecord {
-    pub scenario: String,
-    /// `harness bench`: the repetition (1-based) this run belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repetition: Option<u32>,
-    /// `harness bench`: which try at this place in the interleaving (1-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// `harness bench`: why this try was run again (the instrument spoiled
-    /// it); such a try is kept here but not in the statistics.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retried: Option<String>,
-    /// `harness bench`, a retry: seconds it waited before it started for the
-    /// hypervisor's steal on the generator's CPUs to fall back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub settle_s: Option<f64>,
-    pub description: String,
-    pub target: String,
-    pub protocol: &'static str,
-    pub model: &'static str,
-    pub call: String,
-    /// gRPC streams: "server" or "bidi".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream: Option<&'static str>,
-    /// The outcome that counts as `ok`: an HTTP status or a gRPC code name.
-    pub expect: String,
-    /// Open loop: the schedule's rate over the measured window. Closed loop: null.
-    pub offered_rps: Option<f64>,
-    /// Open loop: requests the schedule held for the measured window
-    /// (`requests + dropped` equals it).
-    pub scheduled: Option<u64>,
-    pub achieved_rps: f64,
-    /// Requests sent in the measured window (answered, failed or timed out).
-    pub requests: u64,
-    pub ok: u64,
-    /// Scheduled in the measured window but never sent.
-    pub dropped: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub generator_saturated: bool,
-    /// Why the run is marked `generator_saturated`.
-    pub saturation: Option<String>,
-    /// Successful requests: completion − intended start. Null if none succeeded.
-    pub latency_us: Option<Summary>,
-    /// Successful requests: completion − actual send.
-    pub uncorrected_latency_us: Option<Summary>,
-    /// Every sent request: actual send − intended start.
-    pub scheduler_lag_us: Option<Summary>,
-    /// gRPC streams: per-message latency (bidi: send to reply; server: gap between messages).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_latency_us: Option<Summary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub messages: Option<u64>,
-    /// `latency_us`'s histogram, HdrHistogram V2 + deflate, base64, in µs.
-    pub histogram: String,
-    pub timeline: Vec<Point>,
-    pub loadgen: Loadgen,
-    pub concurrency: usize,
-    pub connections: usize,
-    /// Requests that waited for the in-flight cap (open loop).
-    pub cap_waits: u64,
-    /// HTTP/2 and gRPC: the server's SETTINGS_MAX_CONCURRENT_STREAMS ("unlimited"
-    /// if it sets none, null with `_note` if it could not be read).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http2_max_concurrent_streams: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http2_max_concurrent_streams_note: Option<String>,
-    pub seed: u64,
-    pub slo: Slo,
-    /// What the service used (CPU, memory); null with `server_note` when the
-    /// harness did not start it (`--url`).
-    pub server: Option<crate::probe::ServerUsage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_note: Option<String>,
-    /// Overlapping CPU sets, or CPUs asked for that the machine lacks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub placement_warnings: Vec<String>,
-}
+impl Results {
+    /// An empty file of this harness on this machine, not complete yet.
+    pub fn empty() -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            complete: false,
+            harness_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            machine: Some(Machine::detect()),
+            suite: None,
+            environment: None,
+            targets: Vec::new(),
+            runs: Vec::new(),
+            capacity: Vec::new(),
+            failures: Vec::new(),
+            drains: Vec::new(),
+            startup: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Loadgen {
-    /// CPU time (user + system) of the whole harness over the measured window.
-    pub cpu_seconds: f64,
-    /// `cpu_seconds` per request sent in the window, in µs (null with none).
-    pub cpu_us_per_request: Option<f64>,
-    /// Peak RSS of the harness process so far.
-    pub max_rss_kib: u64,
-    pub workers: usize,
-    /// The CPUs the harness ran on (its affinity during the run).
-    pub cpus: Vec<usize>,
-    /// CPUs kept from halting by a SCHED_IDLE spinner (`placement::Awake`)
-    /// during the run: the service's and the generator's unless
-    /// `--let-cpus-idle`.
-    pub cpus_kept_awake: Vec<usize>,
-    /// `realtime`, `run_delay_us`, `steal_ms`.
-    #[serde(flatten)]
-    pub scheduling: crate::load::Scheduling,
-}
+    /// A file written before targets had names calls them `rust` and `go`:
+    /// they are read as the default targets of those languages, as the
+    /// repository's registry names them (`rust-axum`, `go-gin`).
+    pub fn name_legacy_targets(&mut self) {
+        if !self.targets.is_empty() {
+            return;
+        }
+        let registry = crate::target::Registry::builtin();
+        let rename = |name: &mut String| *name = registry.legacy_name(name);
+        self.runs.iter_mut().for_each(|r| rename(&mut r.target));
+        self.capacity.iter_mut().for_each(|c| rename(&mut c.target));
+        self.failures.iter_mut().for_each(|f| rename(&mut f.target));
+        self.drains.iter_mut().for_each(|d| rename(&mut d.target));
+        self.startup.iter_mut().for_each(|s| rename(&mut s.target));
+        self.artifacts
+            .iter_mut()
+            .for_each(|a| rename(&mut a.target));
+        if let Some(suite) = &mut self.suite {
+            suite.targets.iter_mut().for_each(rename);
+            if let Some(b) = &mut suite.baseline {
+                rename(b);
+            }
+        }
+    }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Slo {
-    pub p99_us: Option<u64>,
-    /// Null when the scenario sets no SLO or nothing succeeded.
-    pub met: Option<bool>,
-}
+    /// The targets in order: the suite's, else as recorded, else as first met.
+    pub fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.suite {
+            Some(s) if !s.targets.is_empty() => s.targets.clone(),
+            _ => self.targets.iter().map(|t| t.name.clone()).collect(),
+        };
+        let met = (self.runs.iter().map(|r| &r.target))
+            .chain(self.capacity.iter().map(|c| &c.target))
+            .chain(self.startup.iter().map(|s| &s.target))
+            .chain(self.artifacts.iter().map(|a| &a.target))
+            .chain(self.drains.iter().map(|d| &d.target));
+        for name in met {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
 
-/// What was learnt about the server's HTTP/2 stream limit.
-#[derive(Debug, Clone)]
-pub enum StreamLimit {
-    NotApplicable,
-    Limit(u32),
-    Unlimited,
-    Unavailable(String),
+    /// Only what the targets `keep` accepts ran.
+    pub fn retain_targets(&mut self, keep: impl Fn(&str) -> bool) {
+        self.runs.retain(|r| keep(&r.target));
+        self.capacity.retain(|c| keep(&c.target));
+        self.failures.retain(|f| keep(&f.target));
+        self.drains.retain(|d| keep(&d.target));
+        self.startup.retain(|s| keep(&s.target));
+        self.artifacts.retain(|a| keep(&a.target));
+    }
 }
 
 pub fn encode_histogram(h: &Histogram<u64>) -> anyhow::Result<String> {
@@ -179,193 +166,6 @@ pub fn encode_histogram(h: &Histogram<u64>) -> anyhow::Result<String> {
         .serialize(h, &mut buf)
         .map_err(|err| anyhow::anyhow!("serializing a histogram: {err:?}"))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(buf))
-}
-
-impl RunRecord {
-    pub fn new(
-        scenario: &Scenario,
-        target: &str,
-        m: &Measured,
-        streams: &StreamLimit,
-    ) -> anyhow::Result<Self> {
-        let t = &m.totals;
-        let latency = Measured::summary(&t.corrected);
-        let slo_p99 = scenario.slo.p99.map(|d| d.as_micros() as u64);
-        let saturation = m.saturation();
-        let (streams_value, streams_note) = match streams {
-            StreamLimit::NotApplicable => (None, None),
-            StreamLimit::Limit(n) => (Some(serde_json::json!(n)), None),
-            StreamLimit::Unlimited => (Some(serde_json::json!("unlimited")), None),
-            StreamLimit::Unavailable(why) => (Some(serde_json::Value::Null), Some(why.clone())),
-        };
-        let streaming = scenario.stream.is_some();
-        Ok(Self {
-            scenario: scenario.name.clone(),
-            repetition: None,
-            attempt: None,
-            retried: None,
-            settle_s: None,
-            description: scenario.description.clone(),
-            target: target.to_owned(),
-            protocol: scenario.protocol.name(),
-            model: match scenario.load.model {
-                Model::Open => "open",
-                Model::Closed => "closed",
-            },
-            call: call_text(scenario),
-            stream: scenario.stream.as_ref().map(|s| match s.kind {
-                crate::scenario::GrpcKind::Bidi => "bidi",
-                _ => "server",
-            }),
-            expect: expect_text(scenario.expect),
-            offered_rps: m.offered_rps,
-            scheduled: m.scheduled,
-            achieved_rps: m.achieved_rps(),
-            requests: t.requests,
-            ok: t.ok,
-            dropped: t.dropped,
-            errors: t.errors.clone(),
-            duration_s: m.duration.as_secs_f64(),
-            warmup_s: scenario.load.warmup.as_secs_f64(),
-            generator_saturated: saturation.is_some(),
-            saturation,
-            latency_us: latency,
-            uncorrected_latency_us: Measured::summary(&t.uncorrected),
-            scheduler_lag_us: Measured::summary(&t.lag),
-            message_latency_us: if streaming {
-                Measured::summary(&t.message)
-            } else {
-                None
-            },
-            messages: streaming.then_some(t.messages),
-            histogram: encode_histogram(&t.corrected)?,
-            timeline: m.timeline.clone(),
-            loadgen: Loadgen {
-                cpu_seconds: m.loadgen_cpu_seconds,
-                cpu_us_per_request: (t.requests > 0)
-                    .then(|| m.loadgen_cpu_seconds * 1e6 / t.requests as f64),
-                max_rss_kib: m.loadgen_max_rss_kib,
-                workers: m.workers,
-                cpus: crate::placement::available_cpus().unwrap_or_default(),
-                cpus_kept_awake: crate::placement::kept_awake(),
-                scheduling: m.scheduling.clone(),
-            },
-            concurrency: m.concurrency,
-            connections: m.connections,
-            cap_waits: t.cap_waits,
-            http2_max_concurrent_streams: streams_value,
-            http2_max_concurrent_streams_note: streams_note,
-            seed: scenario.load.seed,
-            slo: Slo {
-                p99_us: slo_p99,
-                met: slo_p99.zip(latency).map(|(limit, l)| l.p99 <= limit),
-            },
-            server: None,
-            server_note: None,
-            placement_warnings: Vec::new(),
-        })
-    }
-}
-
-/// A target as results.json records it (`targets[]`).
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetRecord {
-    pub name: &'static str,
-    pub language: &'static str,
-    pub framework: &'static str,
-    /// The framework's version from its lock file (the registry's `version`).
-    pub version: Option<String>,
-    /// Why `version` is null.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version_note: Option<String>,
-}
-
-impl TargetRecord {
-    pub fn of(root: &Path, target: Target) -> Self {
-        let spec = target.spec();
-        let (version, version_note) = match &spec.version {
-            None => (
-                None,
-                Some("the registry names no `version` package".to_owned()),
-            ),
-            Some(package) => match package.version(root) {
-                Ok(v) => (Some(v), None),
-                Err(why) => (None, Some(why)),
-            },
-        };
-        Self {
-            name: target.name(),
-            language: &spec.language,
-            framework: &spec.framework,
-            version,
-            version_note,
-        }
-    }
-}
-
-/// A run that could not be measured (`failures[]`): `harness bench` goes on
-/// with the next run, `harness run` with the next scenario or target.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// `run` or `capacity`.
-    pub kind: &'static str,
-    pub target: String,
-    pub scenario: String,
-    /// `harness bench`: the repetition; null for `harness run`.
-    pub repetition: Option<u32>,
-    pub error: String,
-    /// When it failed: UTC wall time with milliseconds.
-    pub at: String,
-    /// Seconds from the start of the run (before its service was started).
-    pub at_s: f64,
-    /// What the run was doing when its service died (`start`, `idle`,
-    /// `load`, `after`, `capacity`); null for other failures.
-    pub phase: Option<&'static str>,
-    /// The signal that killed the service (`SIGKILL`), if one did.
-    pub signal: Option<&'static str>,
-    /// The service's exit code, if it exited by itself.
-    pub exit_code: Option<i32>,
-    /// `harness bench`: which try at this place in the interleaving (1-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// `harness bench`: the place was run again (a probe failed), so this
-    /// failure does not fail the bench.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub retried: bool,
-    /// `harness bench`, a retry: seconds it waited before it started for the
-    /// hypervisor's steal on the generator's CPUs to fall back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub settle_s: Option<f64>,
-}
-
-impl Failure {
-    /// A failure from the error a run returned; `at_s` is used unless the
-    /// error is a `ServiceDied`, which knows when the service died.
-    pub fn new(
-        kind: &'static str,
-        target: &str,
-        scenario: &str,
-        repetition: Option<u32>,
-        err: &anyhow::Error,
-        at_s: f64,
-    ) -> Self {
-        let died = err.downcast_ref::<crate::target::ServiceDied>();
-        Self {
-            kind,
-            target: target.to_owned(),
-            scenario: scenario.to_owned(),
-            repetition,
-            error: format!("{err:#}"),
-            at: died.map_or_else(crate::environment::now_rfc3339_millis, |d| d.at.clone()),
-            at_s: died.map_or(at_s, |d| d.at_s),
-            phase: died.map(|d| d.phase),
-            signal: died.and_then(|d| d.signal),
-            exit_code: died.and_then(|d| d.exit_code),
-            attempt: None,
-            retried: false,
-            settle_s: None,
-        }
-    }
 }
 
 /// The call as the scenario file wrote it: `GET /v1/users/{id}`.
@@ -410,38 +210,22 @@ impl ResultsFile {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("results.json");
-        let mut results = Results {
-            schema_version: SCHEMA_VERSION,
-            complete: false,
-            harness_version: env!("CARGO_PKG_VERSION"),
-            machine: Machine::detect(),
-            suite: None,
-            environment: None,
-            targets: Vec::new(),
-            runs: Vec::new(),
-            capacity: Vec::new(),
-            failures: Vec::new(),
-            drains: Vec::new(),
-            startup: Vec::new(),
-            artifacts: Vec::new(),
-        };
+        let mut results = Results::empty();
         match std::fs::read(&path) {
             Ok(bytes) => {
                 // Refused, never overwritten: it may be someone's only copy.
                 let old = parse(&path, &bytes)
                     .map_err(|err| anyhow::anyhow!("{err}; move it away or pick another --out"))?;
-                let list = |key: &str| -> Vec<serde_json::Value> {
-                    old[key].as_array().cloned().unwrap_or_default()
-                };
-                results.targets = list("targets");
-                results.runs = list("runs");
-                results.capacity = list("capacity");
-                results.failures = list("failures");
-                results.drains = list("drains");
-                results.suite = Some(old["suite"].clone()).filter(|v| !v.is_null());
-                results.environment = Some(old["environment"].clone()).filter(|v| !v.is_null());
-                results.startup = list("startup");
-                results.artifacts = list("artifacts");
+                // What was measured is kept; the machine and the harness are this command's.
+                results.suite = old.suite;
+                results.environment = old.environment;
+                results.targets = old.targets;
+                results.runs = old.runs;
+                results.capacity = old.capacity;
+                results.failures = old.failures;
+                results.drains = old.drains;
+                results.startup = old.startup;
+                results.artifacts = old.artifacts;
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
@@ -456,55 +240,54 @@ impl ResultsFile {
     }
 
     pub fn push_run(&mut self, run: &RunRecord) -> anyhow::Result<()> {
-        self.results.runs.push(serde_json::to_value(run)?);
+        self.results.runs.push(run.clone());
         self.write()
     }
 
-    pub fn push_capacity(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
-        self.results.capacity.push(serde_json::to_value(entry)?);
+    pub fn push_capacity(&mut self, entry: &CapacityRecord) -> anyhow::Result<()> {
+        self.results.capacity.push(entry.clone());
         self.write()
     }
 
-    pub fn push_drain(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
-        self.results.drains.push(serde_json::to_value(entry)?);
+    pub fn push_drain(&mut self, entry: &DrainRecord) -> anyhow::Result<()> {
+        self.results.drains.push(entry.clone());
         self.write()
     }
 
-    pub fn push_failure(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
-        self.results.failures.push(serde_json::to_value(entry)?);
+    pub fn push_failure(&mut self, entry: &FailureRecord) -> anyhow::Result<()> {
+        self.results.failures.push(entry.clone());
         self.write()
     }
 
     /// Records what `harness bench` is about to run.
     pub fn set_bench(
         &mut self,
-        suite: &impl Serialize,
-        environment: &impl Serialize,
+        suite: &SuiteRecord,
+        environment: &Environment,
     ) -> anyhow::Result<()> {
-        self.results.suite = Some(serde_json::to_value(suite)?);
-        self.results.environment = Some(serde_json::to_value(environment)?);
+        self.results.suite = Some(suite.clone());
+        self.results.environment = Some(environment.clone());
         self.write()
     }
 
     /// Records each of `targets` not recorded yet.
     pub fn add_targets(&mut self, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
         for t in targets {
-            let known = self.results.targets.iter().any(|v| v["name"] == t.name());
+            let known = self.results.targets.iter().any(|r| r.name == t.name());
             if !known {
-                let record = TargetRecord::of(root, *t);
-                self.results.targets.push(serde_json::to_value(record)?);
+                self.results.targets.push(TargetRecord::of(root, *t));
             }
         }
         self.write()
     }
 
-    pub fn push_startup(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
-        self.results.startup.push(serde_json::to_value(entry)?);
+    pub fn push_startup(&mut self, entry: &StartupRecord) -> anyhow::Result<()> {
+        self.results.startup.push(entry.clone());
         self.write()
     }
 
-    pub fn push_artifact(&mut self, entry: &impl Serialize) -> anyhow::Result<()> {
-        self.results.artifacts.push(serde_json::to_value(entry)?);
+    pub fn push_artifact(&mut self, entry: &ArtifactRecord) -> anyhow::Result<()> {
+        self.results.artifacts.push(entry.clone());
         self.write()
     }
 
@@ -520,28 +303,49 @@ impl ResultsFile {
 
 /// Parses a results.json and checks its schema version. Every error is one
 /// line that names the file: `FILE:LINE:COL: ...` for JSON that does not
-/// parse (a truncated file, or not JSON at all), and for a newer schema
-/// `FILE: schema N is newer than this harness (M); upgrade the harness`.
-pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|err| json_error(path, &err))?;
-    match value.get("schema_version").map(serde_json::Value::as_u64) {
-        None => anyhow::bail!("{}: not a results file (no schema_version)", path.display()),
-        Some(None) => anyhow::bail!(
-            "{}: not a results file (schema_version is {}, not a number)",
-            path.display(),
-            value["schema_version"]
-        ),
-        Some(Some(v)) if v > u64::from(SCHEMA_VERSION) => anyhow::bail!(
+/// parse (a truncated file, or not JSON at all) or a field of the wrong
+/// shape, and for a newer schema `FILE: schema N is newer than this harness
+/// (M); upgrade the harness`.
+pub fn parse(path: &Path, bytes: &[u8]) -> anyhow::Result<Results> {
+    match serde_json::from_slice::<Results>(bytes) {
+        Ok(results) => {
+            check_version(path, u64::from(results.schema_version))?;
+            Ok(results)
+        }
+        // Only a file that does not read is parsed again, to say why: not
+        // JSON, not a results file, another schema, or a field of the wrong
+        // shape (in that order).
+        Err(err) => {
+            let value: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|err| json_error(path, &err))?;
+            match value.get("schema_version").map(serde_json::Value::as_u64) {
+                None => anyhow::bail!("{}: not a results file (no schema_version)", path.display()),
+                Some(None) => anyhow::bail!(
+                    "{}: not a results file (schema_version is {}, not a number)",
+                    path.display(),
+                    value["schema_version"]
+                ),
+                Some(Some(v)) => check_version(path, v)?,
+            }
+            Err(json_error(path, &err))
+        }
+    }
+}
+
+fn check_version(path: &Path, v: u64) -> anyhow::Result<()> {
+    if v > u64::from(SCHEMA_VERSION) {
+        anyhow::bail!(
             "{}: schema {v} is newer than this harness ({SCHEMA_VERSION}); upgrade the harness",
             path.display()
-        ),
-        Some(Some(v)) if v < u64::from(SCHEMA_VERSION) => anyhow::bail!(
+        );
+    }
+    if v < u64::from(SCHEMA_VERSION) {
+        anyhow::bail!(
             "{}: schema {v} is older than this harness ({SCHEMA_VERSION}) reads",
             path.display()
-        ),
-        Some(Some(_)) => Ok(value),
+        );
     }
+    Ok(())
 }
 
 /// `FILE:LINE:COL: what is wrong`, from a serde_json error.
@@ -596,137 +400,4 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hdrhistogram::serialization::Deserializer;
-
-    #[test]
-    fn a_failed_atomic_write_leaves_the_old_file_and_no_temporary_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("summary.json");
-        write_atomically(&path, b"old").unwrap();
-        write_atomically(&path, b"new").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"new");
-        // A directory where the file should go: the rename fails.
-        let blocked = dir.path().join("blocked");
-        std::fs::create_dir(&blocked).unwrap();
-        let err = write_atomically(&blocked, b"x").unwrap_err();
-        assert!(format!("{err:#}").contains("renaming"), "{err:#}");
-        let left: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(!left.iter().any(|n| n.contains(".tmp-")), "{left:?}");
-    }
-
-    #[test]
-    fn histograms_round_trip_through_v2_deflate_base64() {
-        let mut h = crate::load::recorder::new_histogram();
-        for v in [1u64, 10, 100, 1_000, 10_000, 1_000_000] {
-            h.record_n(v, v).unwrap();
-        }
-        let text = encode_histogram(&h).unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap();
-        // V2 + deflate cookie.
-        assert_eq!(&bytes[..4], &[0x1c, 0x84, 0x93, 0x14]);
-        let back: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
-        assert_eq!(back, h);
-    }
-
-    #[test]
-    fn the_results_file_is_replaced_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut file = ResultsFile::open(dir.path()).unwrap();
-        let read = || -> serde_json::Value {
-            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
-                .unwrap()
-        };
-        assert_eq!(read()["complete"], false);
-        assert_eq!(read()["schema_version"], 1);
-        file.push_startup(&serde_json::json!({"target": "rust"}))
-            .unwrap();
-        file.complete().unwrap();
-        assert_eq!(read()["complete"], true);
-        // A second command adds to the file and keeps what was there.
-        let mut again = ResultsFile::open(dir.path()).unwrap();
-        assert_eq!(read()["complete"], false);
-        again
-            .push_artifact(&serde_json::json!({"target": "go"}))
-            .unwrap();
-        again.complete().unwrap();
-        let json = read();
-        assert_eq!(json["startup"][0]["target"], "rust");
-        assert_eq!(json["artifacts"][0]["target"], "go");
-        assert_eq!(json["runs"], serde_json::json!([]));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name() != "results.json")
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-    }
-
-    #[test]
-    fn refuses_to_add_to_a_file_it_did_not_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("results.json");
-        std::fs::write(&path, "not json").unwrap();
-        assert!(ResultsFile::open(dir.path()).is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json");
-        std::fs::write(&path, r#"{"schema_version": 1, "runs": ["#).unwrap();
-        let err = ResultsFile::open(dir.path()).err().unwrap().to_string();
-        assert_eq!(
-            err,
-            format!(
-                "{}:1:31: truncated (the JSON ends early): EOF while parsing a list; \
-                 move it away or pick another --out",
-                path.display()
-            )
-        );
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            r#"{"schema_version": 1, "runs": ["#
-        );
-        std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
-        let err = ResultsFile::open(dir.path()).err().unwrap().to_string();
-        assert!(
-            err.contains("schema 99 is newer than this harness (1); upgrade the harness"),
-            "{err}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            r#"{"schema_version": 99}"#
-        );
-        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temporary file is left beside it");
-    }
-
-    #[test]
-    fn parse_errors_name_the_file_and_where() {
-        let path = Path::new("dir/results.json");
-        let err = |text: &str| parse(path, text.as_bytes()).unwrap_err().to_string();
-        assert_eq!(
-            err("hello"),
-            "dir/results.json:1:1: not valid JSON: expected value"
-        );
-        assert_eq!(
-            err("{\n  \"schema_version\": 1,\n  \"runs\": [1,"),
-            "dir/results.json:3:13: truncated (the JSON ends early): EOF while parsing a value"
-        );
-        assert_eq!(
-            err("[]"),
-            "dir/results.json: not a results file (no schema_version)"
-        );
-        assert_eq!(
-            err(r#"{"schema_version": 2}"#),
-            "dir/results.json: schema 2 is newer than this harness (1); upgrade the harness"
-        );
-        assert_eq!(
-            err(r#"{"schema_version": 0}"#),
-            "dir/results.json: schema 0 is older than this harness (1) reads"
-        );
-        assert!(parse(path, br#"{"schema_version": 1}"#).is_ok());
-    }
-}
+mod tests;

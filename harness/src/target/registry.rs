@@ -198,7 +198,7 @@ impl Target {
                     .version(root)
                     .map_err(|why| notes.push(format!("{self}: {why}")))
                     .ok(),
-                used_by: self.name(),
+                used_by: self.name().to_owned(),
             })
             .collect();
         (libraries, notes)

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use harness::placement::Placement;
-use harness::startup::{self, Options, Record, Stats};
+use harness::results::{StartupRecord, StartupStats};
+use harness::startup::{self, Options};
 
 use super::common::fixture_layout;
 
@@ -23,12 +24,12 @@ fn options(runs: usize, env: &[(&str, &str)]) -> Options {
     }
 }
 
-fn measure(runs: usize, env: &[(&str, &str)]) -> Record {
+fn measure(runs: usize, env: &[(&str, &str)]) -> StartupRecord {
     let (layout, target) = fixture_layout();
     startup::measure(&layout, target, &options(runs, env)).unwrap()
 }
 
-fn check_shape(stats: &Stats, runs: usize) {
+fn check_shape(stats: &StartupStats, runs: usize) {
     assert_eq!(stats.samples.len(), runs, "{stats:?}");
     assert!(
         stats.min <= stats.p50 && stats.p50 <= stats.p90 && stats.p90 <= stats.max,
