@@ -1,6 +1,7 @@
 //! The drain scenario (contract/README.md, "Running a service"): a fresh
-//! service takes open-loop load, gets SIGTERM `signal_after` into the window,
-//! and the load goes on until the window ends. Every request sent after the
+//! service takes open-loop load from the load engine, gets SIGTERM
+//! `signal_after` into the window (a mark, one of the engine's hooks), and the
+//! load goes on until the window ends. Every request sent after the
 //! signal is sorted by how it ended:
 //!
 //! - **completed**: the expected answer;
@@ -19,22 +20,20 @@
 //! Alongside, probes on fresh connections time when `GET /health` turned 503
 //! and when the listener stopped accepting, and the service's exit is timed.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use http_body_util::{BodyExt as _, Full};
 use tokio::sync::oneshot;
 
-use crate::load::client::{self, CallSpec, Handle, Maker, MessageSink};
-use crate::load::recorder::Outcome;
+use crate::load::{self, client, recorder::Outcome};
 use crate::placement::Placement;
 use crate::results::call_text;
 use crate::results::drain::{DrainRecord, classes, sent_between};
-use crate::scenario::{Drain, Protocol, Scenario};
+use crate::scenario::{Drain, Scenario};
 use crate::target::{Layout, Target};
 
 /// How often the probes look after the signal.
@@ -47,8 +46,10 @@ const CONNECT_WITHIN: Duration = Duration::from_millis(100);
 /// How fast readiness must turn off after the signal.
 const READINESS_WITHIN: Duration = Duration::from_millis(100);
 
-/// Starts `target` with the scenario's drain flags, drives the load, signals,
-/// and judges the drain.
+/// Starts `target` with the scenario's drain flags, drives the load on the
+/// load engine (one worker, its open loop) with two hooks: a mark that sends
+/// SIGTERM `signal_after` into the window, and a look at every request as it
+/// ends. Then judges the drain.
 pub async fn run(
     layout: &Layout,
     target: Target,
@@ -73,32 +74,157 @@ pub async fn run(
     let addr = service.addr(scenario.protocol);
     let health = service.http;
 
-    let (signalled_tx, signalled_rx) = oneshot::channel::<Instant>();
+    let (signalled_tx, signalled_rx) = oneshot::channel::<Result<Signalled, String>>();
+    let samples: Arc<Mutex<Vec<Ended>>> = Arc::default();
+    let options = load::Options {
+        workers: 1,
+        cpus: None,
+        progress: false,
+        label: target.name().to_owned(),
+        on_window: None,
+        abort: None,
+        hooks: hooks(scenario, pid, signalled_tx, samples.clone())?,
+    };
     let owned = scenario.clone();
-    let drive = tokio::task::spawn_blocking(move || {
-        drive(&owned, addr, health, pid, signalled_tx)
+    let driven = tokio::task::spawn_blocking(move || {
+        load::run(&owned, addr, &options)
             .with_context(|| format!("{target} {}: drain load against {addr}", owned.name))
     });
+    let after = after_signal(scenario, drain, signalled_rx, &mut service, health, addr);
+    let (measured, after) = tokio::join!(driven, after);
+    measured.context("the drain load panicked")??;
+    let signal_ns = after.signal.map_err(anyhow::Error::msg)?;
+    let samples = std::mem::take(&mut *samples.lock().expect("no hook panicked"));
+    let driven = Driven::sort(
+        samples,
+        signal_ns,
+        after.readiness_off,
+        after.stopped_listening,
+    );
+    Ok(judge(
+        target,
+        scenario,
+        drain,
+        driven,
+        after.exit_ms,
+        after.exit,
+    ))
+}
+
+/// The SIGTERM, on the load's clock and the monotonic one.
+struct Signalled {
+    clock_ns: u64,
+    at: Instant,
+}
+
+/// A request as it ended, on the load's clock.
+struct Ended {
+    sent_ns: u64,
+    outcome: Outcome,
+    reused: bool,
+}
+
+/// The load engine's hooks for a drain: SIGTERM to `pid` `signal_after` into
+/// the window (said on `signalled`), and every request kept in `samples`.
+fn hooks(
+    scenario: &Scenario,
+    pid: u32,
+    signalled: oneshot::Sender<Result<Signalled, String>>,
+    samples: Arc<Mutex<Vec<Ended>>>,
+) -> anyhow::Result<load::Hooks> {
+    let drain = scenario.drain.context("no [drain] table")?;
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
+    let signalled = Mutex::new(Some(signalled));
+    let signal = move |clock_ns: u64| {
+        let sent = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let at = Instant::now();
+        if let Some(tx) = signalled.lock().expect("one mark at a time").take() {
+            let _ = tx.send(
+                sent.map(|()| Signalled { clock_ns, at })
+                    .map_err(|err| format!("sending SIGTERM to the service: {err}")),
+            );
+        }
+    };
+    let keep = move |ended: &load::Ended| {
+        samples.lock().expect("no hook panicked").push(Ended {
+            sent_ns: ended.sent_ns,
+            outcome: ended.outcome.clone(),
+            reused: ended.reused,
+        });
+    };
+    Ok(load::Hooks {
+        marks: vec![load::Mark {
+            at: scenario.load.warmup + drain.signal_after,
+            action: Arc::new(signal),
+        }],
+        on_request: Some(Arc::new(keep)),
+    })
+}
+
+/// What was seen from the signal on, beside the load.
+struct AfterSignal {
+    /// When SIGTERM was sent, on the load's clock; or why it was not.
+    signal: Result<u64, String>,
+    readiness_off: Option<Duration>,
+    stopped_listening: Option<Duration>,
+    exit_ms: Option<f64>,
+    exit: String,
+}
+
+impl AfterSignal {
+    fn unsignalled(why: String) -> Self {
+        AfterSignal {
+            signal: Err(why.clone()),
+            readiness_off: None,
+            stopped_listening: None,
+            exit_ms: None,
+            exit: why,
+        }
+    }
+}
+
+/// Waits for the signal, then probes readiness and the listener while
+/// waiting for the service to exit.
+async fn after_signal(
+    scenario: &Scenario,
+    drain: Drain,
+    signalled: oneshot::Receiver<Result<Signalled, String>>,
+    service: &mut crate::target::Service,
+    health: SocketAddr,
+    addr: SocketAddr,
+) -> AfterSignal {
+    let signalled = match signalled.await {
+        Ok(Ok(signalled)) => signalled,
+        Ok(Err(why)) => return AfterSignal::unsignalled(why),
+        Err(_) => {
+            return AfterSignal::unsignalled(
+                "not signalled: the window ended before SIGTERM was due".to_owned(),
+            );
+        }
+    };
+    // Probe past the window if need be: until the listener must have closed.
+    let window_left = scenario.load.duration.saturating_sub(drain.signal_after);
+    let until = signalled.at + window_left.max(drain.delay + drain.timeout);
     // Exit waits: the delay, the drain timeout, and a second for the process to go.
     let exit_within = drain.delay + drain.timeout + Duration::from_secs(1);
     let exited = async {
-        let Ok(signalled) = signalled_rx.await else {
-            return (
-                None,
-                "not signalled: the load stopped before SIGTERM".to_owned(),
-            );
-        };
         match service.wait(exit_within).await {
             Ok(status) => {
-                let ms = signalled.elapsed().as_secs_f64() * 1e3;
+                let ms = signalled.at.elapsed().as_secs_f64() * 1e3;
                 (Some(ms), exit_text(status))
             }
             Err(err) => (None, format!("{err:#}")),
         }
     };
-    let (driven, (exit_ms, exit)) = tokio::join!(drive, exited);
-    let driven = driven.context("the drain load panicked")??;
-    Ok(judge(target, scenario, drain, driven, exit_ms, exit))
+    let ((readiness_off, stopped_listening), (exit_ms, exit)) =
+        tokio::join!(probe(health, addr, signalled.at, until), exited);
+    AfterSignal {
+        signal: Ok(signalled.clock_ns),
+        readiness_off,
+        stopped_listening,
+        exit_ms,
+        exit,
+    }
 }
 
 fn exit_text(status: std::process::ExitStatus) -> String {
@@ -122,6 +248,40 @@ struct Driven {
     stopped_listening: Option<Duration>,
 }
 
+impl Driven {
+    /// Requests sent before the signal are counted (with their errors);
+    /// those sent after it are sorted one by one.
+    fn sort(
+        samples: Vec<Ended>,
+        signal_ns: u64,
+        readiness_off: Option<Duration>,
+        stopped_listening: Option<Duration>,
+    ) -> Self {
+        let mut driven = Driven {
+            before: 0,
+            before_errors: BTreeMap::new(),
+            after: Vec::new(),
+            readiness_off,
+            stopped_listening,
+        };
+        for ended in samples {
+            match ended.sent_ns.checked_sub(signal_ns) {
+                None => {
+                    driven.before += 1;
+                    if let Outcome::Error(class) = ended.outcome {
+                        *driven.before_errors.entry(class).or_default() += 1;
+                    }
+                }
+                Some(since) => driven.after.push(Sample {
+                    sent: Duration::from_nanos(since),
+                    class: classify(&ended.outcome, ended.reused),
+                }),
+            }
+        }
+        driven
+    }
+}
+
 /// A request sent after the signal.
 struct Sample {
     sent: Duration,
@@ -137,9 +297,10 @@ enum Class {
 
 /// Sorts an outcome: not accepted only when no byte of the request reached
 /// the service. `reused` says the request went out on an HTTP/1.1 connection
-/// that had already carried a response: a reset there is the keep-alive race
-/// (the service closed the idle connection as the request arrived), named
-/// apart but failed all the same, since the request was written.
+/// open before it (the load engine opens them ahead of the run and keeps
+/// them alive): a reset there is the keep-alive race (the service closed the
+/// idle connection as the request arrived), named apart but failed all the
+/// same, since the request was written.
 fn classify(outcome: &Outcome, reused: bool) -> Class {
     match outcome {
         Outcome::Ok => Class::Completed,
@@ -157,195 +318,6 @@ fn classify(outcome: &Outcome, reused: bool) -> Class {
     }
 }
 
-struct NoSink;
-
-impl MessageSink for NoSink {
-    fn message(&self, _latency_ns: u64) {}
-}
-
-/// Runs the open-loop load on a current-thread runtime (the load engine's
-/// handles are single-threaded), sends SIGTERM to `pid` on time, and probes.
-fn drive(
-    scenario: &Scenario,
-    addr: SocketAddr,
-    health: SocketAddr,
-    pid: u32,
-    signalled: oneshot::Sender<Instant>,
-) -> anyhow::Result<Driven> {
-    let drain = scenario.drain.context("no [drain] table")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async move {
-        let load = &scenario.load;
-        let rate = load.stages.first().map_or(0, |s| s.rate).max(1);
-        let period = Duration::from_secs_f64(1.0 / rate as f64);
-        let spec = Rc::new(CallSpec::new(scenario)?);
-        let maker = Rc::new(RefCell::new(Maker::new(scenario, addr, load.seed)?));
-        let grpc = match scenario.protocol {
-            Protocol::Grpc => Some(client::connect_grpc(addr).await?),
-            Protocol::Http1 | Protocol::Http2 => None,
-        };
-        let h2 = match scenario.protocol {
-            Protocol::Http2 => Some(Rc::new(client::H2Conn::new(
-                addr,
-                client::connect_h2(addr).await?,
-            ))),
-            Protocol::Http1 | Protocol::Grpc => None,
-        };
-        let pool: Rc<RefCell<Vec<Handle>>> = Rc::new(RefCell::new(Vec::new()));
-        let samples: Rc<RefCell<Vec<(Instant, Outcome, bool)>>> = Rc::default();
-        let origin = Instant::now();
-        let now = Rc::new(move || origin.elapsed().as_nanos() as u64);
-
-        let t0 = tokio::time::Instant::now();
-        let end = t0 + load.warmup + load.duration;
-        let mut sigterm = Sigterm {
-            at: t0 + load.warmup + drain.signal_after,
-            pid,
-            tx: Some(signalled),
-            sent: None,
-            probes: None,
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut i: u32 = 0;
-        loop {
-            // Open loop: each request has its time; a late loop catches up at once.
-            let due = t0 + period * i;
-            if due >= end {
-                break;
-            }
-            if sigterm.sent.is_none() && sigterm.at <= due {
-                sigterm.send(drain, end, health, addr).await?;
-            }
-            tokio::time::sleep_until(due).await;
-            let mut handle = take_handle(&pool, grpc.as_ref(), h2.as_ref(), addr);
-            let reused = matches!(&handle, Handle::H1(Some(sender), _) if !sender.is_closed());
-            let (spec, maker, pool, samples, now) = (
-                Rc::clone(&spec),
-                Rc::clone(&maker),
-                Rc::clone(&pool),
-                Rc::clone(&samples),
-                Rc::clone(&now),
-            );
-            let timeout = load.timeout;
-            tasks.spawn_local(async move {
-                let sent = Instant::now();
-                let outcome =
-                    tokio::time::timeout(timeout, handle.exchange(&spec, &maker, &NoSink, &*now))
-                        .await
-                        .unwrap_or_else(|_| Outcome::Error("timeout".to_owned()));
-                samples.borrow_mut().push((sent, outcome, reused));
-                if matches!(handle, Handle::H1(..)) {
-                    pool.borrow_mut().push(handle);
-                }
-            });
-            i += 1;
-        }
-        while tasks.join_next().await.is_some() {}
-        let signal_instant = sigterm.sent.context("the window ended before the signal")?;
-        let (readiness_off, stopped_listening) = match sigterm.probes {
-            Some(task) => task.await?,
-            None => (None, None),
-        };
-        Ok(sort_samples(
-            samples.take(),
-            signal_instant,
-            readiness_off,
-            stopped_listening,
-        ))
-    })
-}
-
-/// What the probes return: when readiness turned off, when the listener stopped.
-type ProbeTimes = (Option<Duration>, Option<Duration>);
-
-/// SIGTERM to the service, once, at its time, and the probes it starts.
-struct Sigterm {
-    at: tokio::time::Instant,
-    pid: u32,
-    /// Tells `run` when the signal went, so that it times the exit from there.
-    tx: Option<oneshot::Sender<Instant>>,
-    /// When the signal went.
-    sent: Option<Instant>,
-    probes: Option<tokio::task::JoinHandle<ProbeTimes>>,
-}
-
-impl Sigterm {
-    /// Waits for the signal's time, sends SIGTERM, and starts the probes.
-    async fn send(
-        &mut self,
-        drain: Drain,
-        end: tokio::time::Instant,
-        health: SocketAddr,
-        addr: SocketAddr,
-    ) -> anyhow::Result<()> {
-        tokio::time::sleep_until(self.at).await;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(self.pid)?),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .context("sending SIGTERM to the service")?;
-        let at = Instant::now();
-        self.sent = Some(at);
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(at);
-        }
-        // Probe past the window if need be: until the listener must have closed.
-        let until = end.into_std().max(at + drain.delay + drain.timeout);
-        self.probes = Some(tokio::task::spawn_local(probe(health, addr, at, until)));
-        Ok(())
-    }
-}
-
-/// The handle for the next request: the HTTP/1.1 connection returned last to
-/// the pool, else a new one, or the one shared gRPC or HTTP/2 connection.
-fn take_handle(
-    pool: &RefCell<Vec<Handle>>,
-    grpc: Option<&tonic::client::Grpc<tonic::transport::Channel>>,
-    h2: Option<&Rc<client::H2Conn>>,
-    addr: SocketAddr,
-) -> Handle {
-    pool.borrow_mut().pop().unwrap_or_else(|| match (grpc, h2) {
-        (Some(grpc), _) => Handle::Grpc(grpc.clone()),
-        (None, Some(h2)) => Handle::H2(Rc::clone(h2)),
-        (None, None) => Handle::H1(None, addr),
-    })
-}
-
-/// Counts the requests sent before the signal (and their errors), and sorts
-/// those sent after it by how they ended.
-fn sort_samples(
-    samples: Vec<(Instant, Outcome, bool)>,
-    signal_instant: Instant,
-    readiness_off: Option<Duration>,
-    stopped_listening: Option<Duration>,
-) -> Driven {
-    let mut driven = Driven {
-        before: 0,
-        before_errors: BTreeMap::new(),
-        after: Vec::new(),
-        readiness_off,
-        stopped_listening,
-    };
-    for (sent, outcome, reused) in samples {
-        match sent.checked_duration_since(signal_instant) {
-            None => {
-                driven.before += 1;
-                if let Outcome::Error(class) = outcome {
-                    *driven.before_errors.entry(class).or_default() += 1;
-                }
-            }
-            Some(since) => driven.after.push(Sample {
-                sent: since,
-                class: classify(&outcome, reused),
-            }),
-        }
-    }
-    driven
-}
-
 /// From the signal to `until`, every [`PROBE_EVERY`]: `GET /health` on a new
 /// connection (until it answers 503) and a bare connect to `addr` (until it
 /// is refused, or left unanswered for [`CONNECT_WITHIN`]: a closing listener
@@ -357,7 +329,7 @@ async fn probe(
     addr: SocketAddr,
     signalled: Instant,
     until: Instant,
-) -> ProbeTimes {
+) -> (Option<Duration>, Option<Duration>) {
     let mut readiness_off = None;
     let mut stopped = None;
     while Instant::now() < until && (readiness_off.is_none() || stopped.is_none()) {
@@ -632,21 +604,24 @@ mod tests {
 
     #[test]
     fn samples_are_counted_before_the_signal_and_sorted_after_it() {
-        let signal = Instant::now();
-        let at = |ms: i64| {
-            let d = Duration::from_millis(ms.unsigned_abs());
-            if ms < 0 { signal - d } else { signal + d }
-        };
+        // The signal 1 s into the run's clock.
+        let signal_ns = 1_000_000_000;
+        let at = |ms: i64| (signal_ns as i64 + ms * 1_000_000) as u64;
         let err = |c: &str| Outcome::Error(c.to_owned());
+        let ended = |sent_ms: i64, outcome: Outcome, reused: bool| Ended {
+            sent_ns: at(sent_ms),
+            outcome,
+            reused,
+        };
         let samples = vec![
-            (at(-20), Outcome::Ok, false),
-            (at(-10), err("http_500"), true),
-            (at(0), Outcome::Ok, true),
-            (at(5), err("connect"), false),
-            (at(7), err("reset"), true),
+            ended(-20, Outcome::Ok, false),
+            ended(-10, err("http_500"), true),
+            ended(0, Outcome::Ok, true),
+            ended(5, err("connect"), false),
+            ended(7, err("reset"), true),
         ];
         let stopped = Some(Duration::from_millis(6));
-        let driven = sort_samples(samples, signal, None, stopped);
+        let driven = Driven::sort(samples, signal_ns, None, stopped);
         assert_eq!(driven.before, 2);
         assert_eq!(
             driven.before_errors,

@@ -101,6 +101,7 @@ pub fn run(layout: &Layout, suite: &Suite, options: &Options) -> anyhow::Result<
             label: String::new(),
             on_window: None,
             abort: None,
+            hooks: Default::default(),
         },
         out: None,
         spectrum: false,

@@ -170,6 +170,7 @@ pub fn main(args: Args, cx: &Context) -> anyhow::Result<ExitCode> {
             label: String::new(),
             on_window: None,
             abort: None,
+            hooks: Default::default(),
         },
         out: args.out,
         spectrum: !args.no_spectrum,

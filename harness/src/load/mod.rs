@@ -29,7 +29,7 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 
 pub use clock::Clock;
-use recorder::{Interval, Summary, Totals, new_histogram};
+use recorder::{Interval, Outcome, Summary, Totals, new_histogram};
 pub use schedule::Plan;
 use worker::{Assignment, Live};
 
@@ -52,6 +52,80 @@ pub struct Options {
     /// Stops the run early (its service died, or the harness was
     /// interrupted): `run` then returns an error within about 100 ms.
     pub abort: Option<Abort>,
+    /// Actions at set times of the run, and a look at every request (the
+    /// drain scenario sends its SIGTERM and sorts each request with them).
+    pub hooks: Hooks,
+}
+
+/// What a caller runs inside the load.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Each runs once, on the thread that called `run`, within a
+    /// millisecond of its time on the run's clock (if the run lasts that long).
+    pub marks: Vec<Mark>,
+    /// Called on the worker's thread as each request ends: keep it short.
+    pub on_request: Option<OnRequest>,
+}
+
+/// A look at each request as it ends.
+pub type OnRequest = Arc<dyn Fn(&Ended) + Send + Sync>;
+
+/// An action at a time of the run.
+#[derive(Clone)]
+pub struct Mark {
+    /// Since the run's clock started (the start of the warm-up).
+    pub at: Duration,
+    /// Given the clock's reading when it runs, in ns.
+    pub action: Arc<dyn Fn(u64) + Send + Sync>,
+}
+
+/// The marks not yet run, with their times on the run's clock.
+struct Marks<'a>(Vec<(u64, &'a Mark)>);
+
+impl<'a> Marks<'a> {
+    fn of(hooks: &'a Hooks) -> Self {
+        Marks(
+            hooks
+                .marks
+                .iter()
+                .map(|m| (m.at.as_nanos() as u64, m))
+                .collect(),
+        )
+    }
+
+    /// Runs each mark that is due at `now`, once.
+    fn fire(&mut self, now: u64, clock: &Clock) {
+        self.0.retain(|&(at, mark)| {
+            let due = now >= at;
+            if due {
+                (mark.action)(clock.now());
+            }
+            !due
+        });
+    }
+
+    fn times(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(|&(at, _)| at)
+    }
+}
+
+/// A request as it ended.
+pub struct Ended<'a> {
+    /// When it was sent, on the run's clock (ns).
+    pub sent_ns: u64,
+    pub outcome: &'a Outcome,
+    /// It went out on an HTTP/1.1 connection that was open before it (opened
+    /// ahead of the run, or kept alive), not on one opened for it.
+    pub reused: bool,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("marks", &self.marks.len())
+            .field("on_request", &self.on_request.is_some())
+            .finish()
+    }
 }
 
 pub use crate::interrupt::Abort;
@@ -294,6 +368,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
     let mut progress = progress::Progress::new(options, scenario, plan.end_ns, live.clone());
     let mut window = Window::default();
     let steal = || sched::steal_ms(&generator_cpus);
+    let mut marks = Marks::of(&options.hooks);
     loop {
         // Edges first: with no warm-up the window starts at once.
         let now = clock.now();
@@ -303,6 +378,7 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         if window.cpu_end.is_none() && now >= plan.end_ns {
             window.edge(Edge::End, steal(), options);
         }
+        marks.fire(now, &clock);
         while let Ok(interval) = interval_rx.try_recv() {
             timeline.add(interval);
         }
@@ -310,9 +386,10 @@ pub fn run(scenario: &Scenario, addr: SocketAddr, options: &Options) -> anyhow::
         if threads.iter().all(|t| t.is_finished()) || aborted().is_some() {
             break;
         }
-        // Wake every 100 ms, and at each edge of the window.
+        // Wake every 100 ms, at each edge of the window, and at each mark.
         let next = [plan.measure_start_ns, plan.end_ns]
             .into_iter()
+            .chain(marks.times())
             .filter(|&mark| mark > now)
             .fold(now + 100_000_000, u64::min);
         std::thread::sleep(Duration::from_nanos(next - now));
@@ -446,6 +523,7 @@ fn spawn(
                 None => floating,
             },
             abort: options.abort.clone(),
+            on_request: options.hooks.on_request.clone(),
         };
         let ready = ready_tx.clone();
         threads.push(

@@ -214,6 +214,7 @@ fn options() -> Options {
         label: "test".into(),
         on_window: None,
         abort: None,
+        hooks: Default::default(),
     }
 }
 
@@ -297,6 +298,47 @@ fn a_healthy_server_gives_no_errors_and_the_offered_rate() {
         assert_eq!(m.timeline.len(), 1);
         assert_eq!(m.timeline[0].requests, m.totals.requests);
     }
+}
+
+/// A mark runs once, at its time on the run's clock, and every request is
+/// seen as it ends.
+#[test]
+fn hooks_see_every_request_and_marks_run_once_on_time() {
+    let server = TestServer::start();
+    let fired: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(u64, bool, bool)>>> = Arc::default();
+    let (f, s) = (fired.clone(), seen.clone());
+    let options = Options {
+        hooks: Hooks {
+            marks: vec![Mark {
+                at: Duration::from_millis(300),
+                action: Arc::new(move |now| f.lock().unwrap().push(now)),
+            }],
+            on_request: Some(Arc::new(move |e: &Ended| {
+                let ok = matches!(e.outcome, Outcome::Ok);
+                s.lock().unwrap().push((e.sent_ns, ok, e.reused));
+            })),
+        },
+        ..options()
+    };
+    let m = run(&rest("/ok", Protocol::Http1), server.addr, &options).unwrap();
+    let fired = fired.lock().unwrap().clone();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    // On time, give or take a busy machine's scheduling.
+    assert!((300_000_000..800_000_000).contains(&fired[0]), "{fired:?}");
+    let seen = seen.lock().unwrap().clone();
+    // The hook also sees the warm-up's requests, which the totals leave out.
+    assert!(
+        seen.len() as u64 >= m.totals.requests,
+        "{} seen",
+        seen.len()
+    );
+    assert!(seen.iter().all(|&(_, ok, _)| ok));
+    assert!(seen.iter().any(|&(sent, ..)| sent < fired[0]));
+    assert!(seen.iter().any(|&(sent, ..)| sent > fired[0]));
+    // Every request went out on a connection opened before it (the
+    // worker's, opened before the clock started, and kept alive).
+    assert!(seen.iter().all(|&(.., reused)| reused));
 }
 
 #[test]

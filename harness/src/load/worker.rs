@@ -45,6 +45,7 @@ pub struct Assignment {
     /// Workers on this worker's CPU (itself included).
     pub sharing: usize,
     pub abort: Option<super::Abort>,
+    pub on_request: Option<super::OnRequest>,
 }
 
 /// What a worker measured, and how it was scheduled.
@@ -103,6 +104,7 @@ pub fn run(
         clock,
         timeout: a.scenario.load.timeout,
         live: a.live.clone(),
+        on_request: a.on_request.clone(),
     });
     let run_delay = Rc::new(Cell::new((None, None)));
     local.spawn_local(watch_run_delay(clock, a.plan.clone(), run_delay.clone()));
@@ -196,6 +198,7 @@ struct Ctx {
     clock: Clock,
     timeout: Duration,
     live: Arc<Live>,
+    on_request: Option<super::OnRequest>,
 }
 
 struct Messages<'a> {
@@ -221,6 +224,7 @@ impl Ctx {
         };
         let clock = self.clock;
         let now = move || clock.now();
+        let reused = matches!(handle, Handle::H1(Some(sender), _) if !sender.is_closed());
         let exchange = handle.exchange(&self.spec, &self.maker, &sink, &now);
         let outcome = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(outcome) => outcome,
@@ -240,6 +244,13 @@ impl Ctx {
         self.recorder
             .borrow_mut()
             .record(intended, sent, done, &outcome);
+        if let Some(hook) = &self.on_request {
+            hook(&super::Ended {
+                sent_ns: sent,
+                outcome: &outcome,
+                reused,
+            });
+        }
     }
 }
 
