@@ -157,6 +157,7 @@ struct Series {
     binary: std::path::PathBuf,
     cache: String,
     http: Vec<Duration>,
+    /// Empty for a target that serves no gRPC.
     grpc: Vec<Duration>,
     ready: Vec<Duration>,
     exit: Vec<Duration>,
@@ -188,8 +189,12 @@ impl Series {
         let sample = start_and_stop(target, &self.binary, options)
             .with_context(|| format!("{target}: startup run {run} of {}", options.runs))?;
         self.http.push(sample.http);
-        self.grpc.push(sample.grpc);
-        self.ready.push(sample.http.max(sample.grpc));
+        self.grpc.extend(sample.grpc);
+        self.ready.push(
+            sample
+                .grpc
+                .map_or(sample.http, |grpc| sample.http.max(grpc)),
+        );
         self.exit.push(sample.exit);
         Ok(())
     }
@@ -206,7 +211,10 @@ impl Series {
             poll_interval_us: options.poll_interval.as_micros() as u64,
             ready_ms: stats(&self.ready)?,
             http_ready_ms: stats(&self.http)?,
-            grpc_ready_ms: stats(&self.grpc)?,
+            grpc_ready_ms: match target_serves_grpc(self.target) {
+                true => Some(stats(&self.grpc)?),
+                false => None,
+            },
             exit_ms: stats(&self.exit)?,
             placement_warnings: options.placement.warnings.clone(),
         })
@@ -216,8 +224,13 @@ impl Series {
 /// One run's times, each from spawn or from SIGTERM.
 struct Sample {
     http: Duration,
-    grpc: Duration,
+    /// None for a target that serves no gRPC: only HTTP readiness is polled.
+    grpc: Option<Duration>,
     exit: Duration,
+}
+
+fn target_serves_grpc(target: Target) -> bool {
+    target.serves(crate::scenario::Protocol::Grpc)
 }
 
 fn start_and_stop(target: Target, binary: &Path, options: &Options) -> anyhow::Result<Sample> {
@@ -253,6 +266,7 @@ fn start_and_stop(target: Target, binary: &Path, options: &Options) -> anyhow::R
             anyhow::anyhow!("{err:#}; its stderr:\n{}", text.trim_end())
         }
     };
+    let grpc_addr = target_serves_grpc(target).then_some(grpc_addr);
     let (http, grpc) = match wait_ready(&mut child, started, http_addr, grpc_addr, options) {
         Ok(times) => times,
         Err(err) => {
@@ -283,16 +297,17 @@ fn free_ports() -> anyhow::Result<(SocketAddr, SocketAddr)> {
     Ok((a.local_addr()?, b.local_addr()?))
 }
 
-/// Polls HTTP and gRPC health in two threads until both are ready; returns
-/// the time from `started` to each. Fails if the child exits first or the
-/// timeout passes. On return no connection of ours is left open.
+/// Polls HTTP and gRPC health (when `grpc` is given) in two threads until
+/// both are ready; returns the time from `started` to each. Fails if the
+/// child exits first or the timeout passes. On return no connection of ours
+/// is left open.
 fn wait_ready(
     child: &mut Child,
     started: Instant,
     http: SocketAddr,
-    grpc: SocketAddr,
+    grpc: Option<SocketAddr>,
     options: &Options,
-) -> anyhow::Result<(Duration, Duration)> {
+) -> anyhow::Result<(Duration, Option<Duration>)> {
     let deadline = started + options.timeout;
     let stop = AtomicBool::new(false);
     let poll = |what: &str, attempt: &mut dyn FnMut() -> anyhow::Result<Instant>| {
@@ -316,12 +331,15 @@ fn wait_ready(
     thread::scope(|scope| {
         let http_poller = scope.spawn(|| poll("HTTP /health", &mut || http_health(http)));
         let grpc_poller = scope.spawn(|| {
+            let Some(grpc) = grpc else {
+                return Ok(None);
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the gRPC poller's runtime")?;
             // The runtime, and any connection task in it, is gone when this returns.
-            poll("gRPC health", &mut || runtime.block_on(grpc_health(grpc)))
+            poll("gRPC health", &mut || runtime.block_on(grpc_health(grpc))).map(Some)
         });
         let died = loop {
             if http_poller.is_finished() && grpc_poller.is_finished() {
@@ -514,12 +532,17 @@ pub fn table(record: &StartupRecord) -> String {
         "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
         "ms", "cold", "min", "p50", "p90", "max"
     ));
-    for (name, stats) in [
-        ("ready", &record.ready_ms),
-        ("http", &record.http_ready_ms),
-        ("grpc", &record.grpc_ready_ms),
-        ("exit", &record.exit_ms),
-    ] {
+    let rows = [
+        ("ready", Some(&record.ready_ms)),
+        ("http", Some(&record.http_ready_ms)),
+        ("grpc", record.grpc_ready_ms.as_ref()),
+        ("exit", Some(&record.exit_ms)),
+    ];
+    for (name, stats) in rows {
+        let Some(stats) = stats else {
+            out.push_str(&format!("{name:<10} not served\n"));
+            continue;
+        };
         out.push_str(&format!(
             "{name:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}\n",
             stats.samples.first().copied().unwrap_or(f64::NAN),
@@ -554,7 +577,7 @@ mod tests {
             poll_interval_us: 100,
             ready_ms: stats(50),
             http_ready_ms: stats(40),
-            grpc_ready_ms: stats(30),
+            grpc_ready_ms: Some(stats(30)),
             exit_ms: stats(20),
             placement_warnings: vec![],
         };

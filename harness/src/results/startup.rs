@@ -20,14 +20,17 @@ pub struct StartupRecord {
     pub cache: String,
     #[serde(default)]
     pub poll_interval_us: u64,
-    /// Spawn to both HTTP and gRPC ready (the later of the two).
+    /// Spawn to both HTTP and gRPC ready (the later of the two; HTTP alone
+    /// for a target that serves no gRPC).
     pub ready_ms: StartupStats,
     /// Spawn to the first `GET /health` answered 200.
     #[serde(default)]
     pub http_ready_ms: StartupStats,
-    /// Spawn to the first gRPC health check answered SERVING.
+    /// Spawn to the first gRPC health check answered SERVING; null for a
+    /// target that serves no gRPC (targets.toml `protocols`), whose gRPC
+    /// readiness is not polled.
     #[serde(default)]
-    pub grpc_ready_ms: StartupStats,
+    pub grpc_ready_ms: Option<StartupStats>,
     /// SIGTERM to the process reaped.
     pub exit_ms: StartupStats,
     #[serde(default)]

@@ -263,7 +263,7 @@ fn startup(target: &str) -> StartupRecord {
         poll_interval_us: 100,
         ready_ms: stats.clone(),
         http_ready_ms: stats.clone(),
-        grpc_ready_ms: stats.clone(),
+        grpc_ready_ms: Some(stats.clone()),
         exit_ms: stats,
         placement_warnings: Vec::new(),
     }

@@ -13,12 +13,17 @@ pub fn fixture() -> PathBuf {
 /// A layout whose registry holds one target, `lab-fixture`: the fixture,
 /// registered as any service is.
 pub fn fixture_layout() -> (Layout, Target) {
+    fixture_layout_serving(r#"["http1", "grpc"]"#)
+}
+
+/// The same, registered as serving only `protocols` (a TOML array).
+pub fn fixture_layout_serving(protocols: &str) -> (Layout, Target) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let registry = Registry::parse(
         &root.join("fixture-targets.toml"),
         &format!(
             "[[target]]\nname = \"lab-fixture\"\nlanguage = \"rust\"\nframework = \"hyper\"\n\
-             protocols = [\"http1\", \"grpc\"]\n[target.build]\ncommand = [\"true\"]\n\
+             protocols = {protocols}\n[target.build]\ncommand = [\"true\"]\n\
              binary = {:?}\n",
             fixture().display().to_string()
         ),

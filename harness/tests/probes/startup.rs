@@ -46,11 +46,11 @@ fn check_shape(stats: &StartupStats, runs: usize) {
 fn ready_time_runs_from_spawn_and_includes_a_slow_start() {
     let _serial = super::common::SERIAL.blocking_lock();
     let record = measure(3, &[("LAB_FIXTURE_LISTEN_DELAY_MS", "300")]);
-    for stats in [
-        &record.ready_ms,
-        &record.http_ready_ms,
-        &record.grpc_ready_ms,
-    ] {
+    let grpc = record
+        .grpc_ready_ms
+        .as_ref()
+        .expect("the fixture serves gRPC");
+    for stats in [&record.ready_ms, &record.http_ready_ms, grpc] {
         check_shape(stats, 3);
         for &ms in &stats.samples {
             assert!((300.0..300.0 + SLACK_MS).contains(&ms), "{stats:?}");
@@ -58,7 +58,7 @@ fn ready_time_runs_from_spawn_and_includes_a_slow_start() {
     }
     // Ready means both: the later of the two, run by run.
     for i in 0..3 {
-        let later = record.http_ready_ms.samples[i].max(record.grpc_ready_ms.samples[i]);
+        let later = record.http_ready_ms.samples[i].max(grpc.samples[i]);
         assert_eq!(record.ready_ms.samples[i], later, "{record:?}");
     }
     assert_eq!(record.target, "lab-fixture");
@@ -71,6 +71,19 @@ fn ready_time_runs_from_spawn_and_includes_a_slow_start() {
         "{}",
         record.cache
     );
+}
+
+/// A target registered without gRPC is ready when HTTP is: its gRPC
+/// readiness is not polled, and the record says so with a null.
+#[test]
+fn a_target_without_grpc_is_ready_on_http_alone() {
+    let _serial = super::common::SERIAL.blocking_lock();
+    let (layout, target) = super::common::fixture_layout_serving(r#"["http1"]"#);
+    let record = startup::measure(&layout, target, &options(2, &[])).unwrap();
+    assert!(record.grpc_ready_ms.is_none(), "{record:?}");
+    check_shape(&record.http_ready_ms, 2);
+    assert_eq!(record.ready_ms, record.http_ready_ms);
+    assert!(startup::table(&record).contains("grpc       not served"));
 }
 
 #[test]
