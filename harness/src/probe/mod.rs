@@ -1,9 +1,11 @@
 //! Probes: what the service under test costs, read from procfs (memory, CPU,
-//! affinity), and the machine it ran on.
+//! affinity), the machine it ran on, and the traces it exports (`traces`,
+//! an OTLP sink).
 
 mod machine;
 pub mod procfs;
 pub mod sampler;
+pub mod traces;
 pub mod usage;
 
 pub use machine::Machine;
