@@ -83,7 +83,7 @@ pub async fn run(
         label: target.name().to_owned(),
         on_window: None,
         abort: None,
-        hooks: hooks(scenario, pid, signalled_tx, samples.clone())?,
+        hooks: hooks(scenario, drain, pid, signalled_tx, samples.clone())?,
     };
     let owned = scenario.clone();
     let driven = tokio::task::spawn_blocking(move || {
@@ -128,11 +128,11 @@ struct Ended {
 /// the window (said on `signalled`), and every request kept in `samples`.
 fn hooks(
     scenario: &Scenario,
+    drain: Drain,
     pid: u32,
     signalled: oneshot::Sender<Result<Signalled, String>>,
     samples: Arc<Mutex<Vec<Ended>>>,
 ) -> anyhow::Result<load::Hooks> {
-    let drain = scenario.drain.context("no [drain] table")?;
     let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
     let signalled = Mutex::new(Some(signalled));
     let signal = move |clock_ns: u64| {

@@ -15,7 +15,10 @@ use anyhow::{Context, Result};
 use crate::report::document::{
     Block, Cell, Column, Document, Figure, Heading, Href, Row, Span, Style, Table, Text, Tone,
 };
-use crate::report::export::{Exporter as _, html::Html};
+use crate::report::export::{
+    Exporter as _,
+    html::{self, Html},
+};
 use crate::report::plots::{self, TrendSeries};
 use crate::results::summary::{Headline, SCHEMA_VERSION, Summary};
 use crate::results::write_atomically;
@@ -386,12 +389,7 @@ fn headline_cell(h: Option<&Headline>) -> Cell {
 
 /// The badge class of a verdict: the winner's colour.
 fn verdict_class(verdict: &str) -> &'static str {
-    match plots::verdict_key(verdict) {
-        "rust" => "v v-rust",
-        "go" => "v v-go",
-        "other" => "v v-other",
-        _ => "v v-same",
-    }
+    html::verdict_class(plots::verdict_key(verdict))
 }
 
 fn num(v: Option<f64>) -> String {

@@ -224,7 +224,9 @@ impl Ctx {
         };
         let clock = self.clock;
         let now = move || clock.now();
-        let reused = matches!(handle, Handle::H1(Some(sender), _) if !sender.is_closed());
+        // Read only for a hook: the common run has none.
+        let reused = self.on_request.is_some()
+            && matches!(handle, Handle::H1(Some(sender), _) if !sender.is_closed());
         let exchange = handle.exchange(&self.spec, &self.maker, &sink, &now);
         let outcome = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(outcome) => outcome,

@@ -142,7 +142,7 @@ fn cell_into(out: &mut String, c: &Cell) {
         Style::Number => " class=\"num\"".to_owned(),
         Style::Note => " class=\"note\"".to_owned(),
         Style::Alarm => " class=\"flag\"".to_owned(),
-        Style::Verdict(key) => format!(" class=\"v v-{key}\""),
+        Style::Verdict(key) => format!(" class=\"{}\"", verdict_class(key)),
         Style::Missing => " class=\"missing\"".to_owned(),
     };
     let tip = c
@@ -204,6 +204,16 @@ fn href(to: &Href) -> String {
     match to {
         Href::Report(dir) => format!("{}/{}", dir.trim_end_matches('/'), Html.file_name()),
         Href::Path(path) => path.clone(),
+    }
+}
+
+/// The class of a verdict, coloured by its winner (`plots::verdict_key`).
+pub fn verdict_class(key: &str) -> &'static str {
+    match key {
+        "rust" => "v v-rust",
+        "go" => "v v-go",
+        "other" => "v v-other",
+        _ => "v v-same",
     }
 }
 
